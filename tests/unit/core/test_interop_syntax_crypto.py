@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from relay_core.errors import InvalidSignature, InvalidSyntax
 from relay_core.identity import parse_did_document
 from relay_core.keys import Curve, PrivateKey, b58decode, parse_did_key, parse_multibase_key
@@ -104,9 +103,7 @@ def _b64(text: str) -> bytes:
 
 def _signature_fixtures() -> list[Any]:
     fixtures = json.loads((CRYPTO / "signature-fixtures.json").read_text())
-    return [
-        pytest.param(f, id=f"{f['algorithm']}-{'-'.join(f['tags']) or 'valid'}") for f in fixtures
-    ]
+    return [pytest.param(f, id=f"{f['algorithm']}-{'-'.join(f['tags']) or 'valid'}") for f in fixtures]
 
 
 @pytest.mark.parametrize("fixture", _signature_fixtures())

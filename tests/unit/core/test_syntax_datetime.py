@@ -3,7 +3,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from relay_core.errors import InvalidSyntax
 from relay_core.syntax import parse_datetime
 

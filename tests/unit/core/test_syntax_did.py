@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from relay_core.errors import InvalidSyntax
 from relay_core.syntax import MAX_DID_LENGTH, did_method, normalize_did, parse_did, parse_relay_did
 
@@ -43,7 +42,13 @@ def test_did_method() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [PLC, "did:web:example.com", "did:web:sub.example.co.uk", "did:web:localhost", "did:web:localhost%3A2583"],
+    [
+        PLC,
+        "did:web:example.com",
+        "did:web:sub.example.co.uk",
+        "did:web:localhost",
+        "did:web:localhost%3A2583",
+    ],
 )
 def test_parse_relay_did_accepts(raw: str) -> None:
     assert parse_relay_did(raw) == raw

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from relay_core.errors import InvalidSyntax
 from relay_core.syntax import (
     INVALID_HANDLE,

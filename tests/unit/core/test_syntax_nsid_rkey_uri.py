@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from relay_core.errors import InvalidSyntax
 from relay_core.syntax import (
     MAX_AT_URI_LENGTH,
@@ -80,7 +79,9 @@ def test_at_uri_rejects(raw: str, reason: str) -> None:
 
 def test_at_uri_rkey_requires_collection() -> None:
     with pytest.raises(InvalidSyntax):
-        AtUri(authority=parse_at_uri("at://alice.test").authority, collection=None, rkey=parse_record_key("x"))
+        AtUri(
+            authority=parse_at_uri("at://alice.test").authority, collection=None, rkey=parse_record_key("x")
+        )
     assert AtUri(parse_at_uri("at://alice.test").authority, Nsid("a.b.c")).rkey is None
 
 

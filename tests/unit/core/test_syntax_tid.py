@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from relay_core.errors import InvalidSyntax
 from relay_core.syntax import MAX_CLOCK_ID, MAX_TIMESTAMP_US, Tid, parse_tid, tid_from_time
 
@@ -49,7 +48,9 @@ def test_rejects_trailing_newline() -> None:
         parse_tid("3jzfcijpj2z2a\n")
 
 
-@pytest.mark.parametrize(("us", "clock"), [(-1, 0), (MAX_TIMESTAMP_US + 1, 0), (0, -1), (0, MAX_CLOCK_ID + 1)])
+@pytest.mark.parametrize(
+    ("us", "clock"), [(-1, 0), (MAX_TIMESTAMP_US + 1, 0), (0, -1), (0, MAX_CLOCK_ID + 1)]
+)
 def test_tid_from_time_range(us: int, clock: int) -> None:
     with pytest.raises(ValueError, match="out of range"):
         tid_from_time(us, clock)

@@ -94,7 +94,8 @@ def _pds_endpoint(doc: Mapping[str, Any], did: Did) -> str | None:
     endpoint = service.get("serviceEndpoint")
     if not isinstance(endpoint, str) or not _is_plain_http_url(endpoint):
         raise InvalidIdentity(
-            f"#atproto_pds endpoint is not an http(s) origin: {str(endpoint)[:64]!r}", reason="bad_pds_endpoint"
+            f"#atproto_pds endpoint is not an http(s) origin: {str(endpoint)[:64]!r}",
+            reason="bad_pds_endpoint",
         )
     return endpoint
 

@@ -130,7 +130,9 @@ def parse_multibase_key(multibase: str, key_type: str | None = None) -> PublicKe
         return _from_multicodec(b58decode(multibase[1:]))
     curve = LEGACY_KEY_TYPES.get(key_type)
     if curve is None:
-        raise InvalidKey(f"unsupported verification method type {key_type[:64]!r}", reason="unsupported_key_type")
+        raise InvalidKey(
+            f"unsupported verification method type {key_type[:64]!r}", reason="unsupported_key_type"
+        )
     raw = b58decode(multibase[1:])
     if len(raw) == _UNCOMPRESSED_LEN and raw[0] == 4:
         return PublicKey(curve, _compress(curve, raw))

@@ -35,9 +35,7 @@ MAX_DID_LENGTH = 2048
 """atproto caps DIDs at 2 KiB, far below the generic W3C limit."""
 
 # A `%` must introduce a two-digit hex escape, and the identifier cannot end with `:` or `%`.
-_DID_RE = re.compile(
-    r"did:[a-z]+:(?:[a-zA-Z0-9._:-]|%[0-9a-fA-F]{2})*(?:[a-zA-Z0-9._-]|%[0-9a-fA-F]{2})"
-)
+_DID_RE = re.compile(r"did:[a-z]+:(?:[a-zA-Z0-9._:-]|%[0-9a-fA-F]{2})*(?:[a-zA-Z0-9._-]|%[0-9a-fA-F]{2})")
 _PLC_RE = re.compile(r"did:plc:[a-z2-7]{24}")
 # did:web in atproto is hostname-only (no paths). A port (`%3A1234`) is allowed for localhost only,
 # which is what the dev stack and tests use.
@@ -95,9 +93,7 @@ def parse_relay_did(raw: str) -> Did:
             )
         return Did(raw)
     did = parse_did(raw)
-    raise InvalidSyntax(
-        f"DID method {did_method(did)!r} is not supported", reason="unsupported_did_method"
-    )
+    raise InvalidSyntax(f"DID method {did_method(did)!r} is not supported", reason="unsupported_did_method")
 
 
 def normalize_did(raw: str) -> Did:

@@ -77,9 +77,7 @@ def parse_language(raw: str) -> Language:
     while i < n and _SINGLETON.fullmatch(subtags[i]):
         singleton = subtags[i].lower()
         if singleton in singletons:
-            raise InvalidSyntax(
-                f"repeated extension {singleton!r} in {raw!r}", reason="impossible_language"
-            )
+            raise InvalidSyntax(f"repeated extension {singleton!r} in {raw!r}", reason="impossible_language")
         singletons.add(singleton)
         i += 1
         start = i
