@@ -93,7 +93,7 @@ def main() -> int:
     for cache in OUT_DIR.rglob("__pycache__"):
         shutil.rmtree(cache, ignore_errors=True)
     subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--quiet", "--no-respect-gitignore", "--isolated", str(OUT_DIR)],
+        [sys.executable, "-m", "ruff", "format", "--quiet", "--isolated", str(OUT_DIR)],
         check=True,
         cwd=ROOT,
     )

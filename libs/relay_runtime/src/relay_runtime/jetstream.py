@@ -1,0 +1,194 @@
+"""NATS/JetStream plumbing: connect, ensure the contract's streams exist, publish, consume.
+
+Everything here takes its names from :mod:`relay_runtime.streams`; callers never spell subjects.
+Trace context is carried in message headers in both directions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Final
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext, api
+from nats.js.errors import APIError, NotFoundError
+from opentelemetry import trace
+
+from relay_runtime import tracing
+from relay_runtime.errors import StreamSetupError
+from relay_runtime.streams import ConsumerDef, StreamDef
+
+__all__ = [
+    "MessageHandler",
+    "connect",
+    "consume",
+    "ensure_consumer",
+    "ensure_streams",
+    "publish",
+    "stream_config",
+]
+
+logger = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
+
+MessageHandler = Callable[[Msg], Awaitable[None]]
+
+_ERR_CREATING_STORE: Final = 10049
+_SETUP_ATTEMPTS: Final = 6
+_MSG_ID_HEADER: Final = "Nats-Msg-Id"
+_MAX_NAK_DELAY_SECONDS: Final = 30.0
+
+
+async def connect(url: str, *, name: str) -> NatsClient:
+    """Connect with unlimited reconnects; state changes are logged, never raised.
+
+    Args:
+        url: One URL or a comma-separated list (cluster seeds).
+        name: Client name shown in NATS monitoring (the service name).
+    """
+
+    async def on_error(exc: Exception) -> None:
+        logger.warning("nats error", extra={"error": repr(exc)})
+
+    async def on_disconnected() -> None:
+        logger.warning("nats disconnected")
+
+    async def on_reconnected() -> None:
+        logger.info("nats reconnected")
+
+    return await nats.connect(
+        servers=[u.strip() for u in url.split(",") if u.strip()],
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        error_cb=on_error,
+        disconnected_cb=on_disconnected,
+        reconnected_cb=on_reconnected,
+    )
+
+
+def stream_config(definition: StreamDef) -> api.StreamConfig:
+    """The nats-py StreamConfig for one of our stream definitions."""
+    return api.StreamConfig(
+        name=definition.name,
+        description=definition.description,
+        subjects=list(definition.subjects),
+        retention=api.RetentionPolicy(definition.retention.value),
+        max_age=definition.max_age_seconds or None,
+        max_bytes=definition.max_bytes,
+        discard=api.DiscardPolicy.NEW if definition.discard_new else api.DiscardPolicy.OLD,
+        duplicate_window=definition.duplicate_window_seconds,
+        storage=api.StorageType.FILE if definition.file_storage else api.StorageType.MEMORY,
+    )
+
+
+async def ensure_streams(js: JetStreamContext, definitions: Iterable[StreamDef]) -> None:
+    """Create each stream, or update it in place to match its definition. Idempotent.
+
+    Raises:
+        StreamSetupError: the server kept refusing (after retries for the transient
+            "error creating store" 10049, seen right after other streams were deleted).
+    """
+    for definition in definitions:
+        config = stream_config(definition)
+        for attempt in range(1, _SETUP_ATTEMPTS + 1):
+            try:
+                try:
+                    await js.stream_info(definition.name)
+                except NotFoundError:
+                    await js.add_stream(config)
+                else:
+                    await js.update_stream(config)
+                break
+            except APIError as exc:
+                if exc.err_code != _ERR_CREATING_STORE or attempt == _SETUP_ATTEMPTS:
+                    raise StreamSetupError(f"ensuring stream {definition.name}: {exc}") from exc
+                extra = {"stream": definition.name, "attempt": attempt}
+                logger.warning("retrying stream creation", extra=extra)
+                await asyncio.sleep(0.1 * 2**attempt)
+
+
+async def ensure_consumer(js: JetStreamContext, definition: ConsumerDef) -> None:
+    """Create (or update) a durable pull consumer. Idempotent.
+
+    Raises:
+        StreamSetupError: the server refused the consumer (e.g. its stream is missing).
+    """
+    config = api.ConsumerConfig(
+        durable_name=definition.durable,
+        description=definition.description,
+        filter_subject=definition.filter_subject,
+        ack_policy=api.AckPolicy.EXPLICIT,
+        ack_wait=definition.ack_wait_seconds,
+        max_deliver=definition.max_deliver,
+        max_ack_pending=definition.max_ack_pending,
+        deliver_policy=api.DeliverPolicy.ALL,
+    )
+    try:
+        await js.add_consumer(definition.stream, config)
+    except APIError as exc:
+        raise StreamSetupError(f"ensuring consumer {definition.durable}: {exc}") from exc
+
+
+async def publish(
+    js: JetStreamContext, subject: str, payload: bytes, *, msg_id: str | None = None
+) -> api.PubAck:
+    """Publish and wait for the stream's ack, with trace headers and optional dedupe id."""
+    headers = tracing.inject_headers()
+    if msg_id is not None:
+        headers[_MSG_ID_HEADER] = msg_id
+    return await js.publish(subject, payload, headers=headers)
+
+
+async def consume(
+    js: JetStreamContext,
+    consumer: ConsumerDef,
+    handler: MessageHandler,
+    *,
+    stop: asyncio.Event,
+    batch: int = 100,
+    fetch_timeout_seconds: float = 1.0,
+) -> int:
+    """Pull messages through ``handler`` until ``stop`` is set; returns how many were acked.
+
+    Messages of a batch are handled one after another, in stream order. A handler that returns
+    normally acks; one that raises gets the message nak'ed with a delay growing with its
+    delivery count (capped at 30 s) so a poison message does not spin, and ``max_deliver``
+    ends it. The batch in hand is finished before returning, so ``stop`` drains, not drops.
+    """
+    await ensure_consumer(js, consumer)
+    subscription = await js.pull_subscribe_bind(durable=consumer.durable, stream=consumer.stream)
+    acked = 0
+    try:
+        while not stop.is_set():
+            try:
+                messages = await subscription.fetch(batch, timeout=fetch_timeout_seconds)
+            except TimeoutError:
+                continue
+            for msg in messages:
+                acked += await _handle_one(msg, handler, consumer)
+    finally:
+        await subscription.unsubscribe()
+    return acked
+
+
+async def _handle_one(msg: Msg, handler: MessageHandler, consumer: ConsumerDef) -> int:
+    parent = tracing.context_from_headers(msg.headers)
+    with _tracer.start_as_current_span(f"consume {consumer.durable}", context=parent):
+        try:
+            await handler(msg)
+        except Exception as exc:
+            delivered = msg.metadata.num_delivered or 1
+            delay = min(_MAX_NAK_DELAY_SECONDS, 0.1 * 2 ** (delivered - 1))
+            logger.warning(
+                "message handler failed; nak",
+                extra={"consumer": consumer.durable, "delivered": delivered, "error": repr(exc)},
+            )
+            await msg.nak(delay=delay)
+            return 0
+        await msg.ack()
+        return 1
