@@ -33,7 +33,9 @@ async def test_postgres_dsn_is_a_private_database(postgres_dsn: str) -> None:
         await conn.execute("CREATE TABLE t (x int)")
         await conn.execute("INSERT INTO t VALUES (41), (1)")
         assert await conn.fetchval("SELECT sum(x) FROM t") == 42
-        assert await conn.fetchval("SELECT current_database()") == postgres_dsn.split("?")[0].rsplit("/", 1)[1]
+        assert (
+            await conn.fetchval("SELECT current_database()") == postgres_dsn.split("?")[0].rsplit("/", 1)[1]
+        )
     finally:
         await conn.close()
 

@@ -1,9 +1,9 @@
 """Errors raised by the dev stack.
 
-    DevstackError                 root: something the local stack could not do
-    ├── BinaryNotFound            a bundled server binary (nats-server, initdb, pg_ctl) is missing
-    ├── StartupTimeout            a process did not become ready in time
-    └── InvalidMemoryLimit        a memory limit string could not be parsed
+DevstackError                 root: something the local stack could not do
+├── BinaryNotFound            a bundled server binary (nats-server, initdb, pg_ctl) is missing
+├── StartupTimeout            a process did not become ready in time
+└── InvalidMemoryLimit        a memory limit string could not be parsed
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ class NatsServer:
             "--store_dir", str(self.store_dir),
             "--ports_file_dir", str(ports_dir),
         ]  # fmt: skip
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         try:
             self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         finally:
@@ -174,4 +174,3 @@ def _jetstream_healthy(monitor_url: str) -> bool:
             return bool(resp.status == 200)
     except (urllib.error.URLError, OSError):
         return False
-

@@ -1,0 +1,137 @@
+"""What the dev stack is made of: state dir layout, ports, and the six service specs.
+
+Ports follow docs/ports.md; ``port_offset`` shifts every one of them (NATS, services, router) so a
+second stack can run beside the first. Every service is given every service's port variables, so a
+service that calls a peer (validator → resolver, admin → all) can find it under any offset.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from relay_devstack.limits import DEFAULT_MEMORY_LIMITS
+from relay_devstack.supervisor import ServiceSpec
+
+__all__ = [
+    "SERVICE_NAMES",
+    "ServicePorts",
+    "StackConfig",
+    "StateLayout",
+    "build_service_specs",
+    "service_ports",
+]
+
+SERVICE_NAMES: tuple[str, ...] = ("slurper", "validator", "resolver", "indexer", "firehose", "admin")
+"""Start order; each service still waits for its own dependencies, this only shortens the wait."""
+
+_GRPC_BASE, _OPS_BASE = 50051, 9101
+_HTTP_PORTS = {"slurper": 2471, "indexer": 2472, "firehose": 2473}
+
+
+@dataclass(frozen=True, slots=True)
+class StateLayout:
+    """Where everything lives under ``--state-dir``."""
+
+    root: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "supervisor.pid"
+
+    @property
+    def stack_file(self) -> Path:
+        """JSON written by the supervisor: endpoints, pids, restart counts."""
+        return self.root / "stack.json"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def nats_store(self) -> Path:
+        return self.root / "nats"
+
+    @property
+    def postgres(self) -> Path:
+        return self.root / "postgres"
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePorts:
+    grpc: int
+    ops: int
+    http: int | None
+
+
+def service_ports(name: str, port_offset: int = 0) -> ServicePorts:
+    """The ports of ``name`` per docs/ports.md, shifted by ``port_offset``."""
+    index = SERVICE_NAMES.index(name)
+    http = _HTTP_PORTS.get(name)
+    return ServicePorts(
+        grpc=_GRPC_BASE + index + port_offset,
+        ops=_OPS_BASE + index + port_offset,
+        http=None if http is None else http + port_offset,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StackConfig:
+    """Everything `up` decides before the supervisor starts."""
+
+    state_dir: Path
+    port_offset: int = 0
+    memory_limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_MEMORY_LIMITS))
+    log_level: str = "INFO"
+    poll_interval_seconds: float = 1.0
+
+    @property
+    def layout(self) -> StateLayout:
+        return StateLayout(self.state_dir.resolve())
+
+    @property
+    def nats_client_port(self) -> int:
+        return 4222 + self.port_offset
+
+    @property
+    def nats_monitor_port(self) -> int:
+        return 8222 + self.port_offset
+
+    @property
+    def router_port(self) -> int:
+        return 2470 + self.port_offset
+
+
+def build_service_specs(config: StackConfig, *, nats_url: str, database_url: str) -> list[ServiceSpec]:
+    """One `ServiceSpec` per service: ``python -m relay_<name>`` with the venv's interpreter."""
+    port_env: dict[str, str] = {}
+    for name in SERVICE_NAMES:
+        ports = service_ports(name, config.port_offset)
+        port_env[f"RELAY_{name.upper()}_GRPC_PORT"] = str(ports.grpc)
+        port_env[f"RELAY_{name.upper()}_OPS_PORT"] = str(ports.ops)
+        if ports.http is not None:
+            port_env[f"RELAY_{name.upper()}_HTTP_PORT"] = str(ports.http)
+    shared_env = {
+        **port_env,
+        "NATS_URL": nats_url,
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": config.log_level,
+        "RELAY_DEV_MODE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    specs = []
+    for name in SERVICE_NAMES:
+        ports = service_ports(name, config.port_offset)
+        role_ports = {"grpc": ports.grpc, "ops": ports.ops} | ({"http": ports.http} if ports.http else {})
+        specs.append(
+            ServiceSpec(
+                name=name,
+                argv=(sys.executable, "-m", f"relay_{name}"),
+                memory_limit_bytes=config.memory_limits[name],
+                env=shared_env,
+                health_url=f"http://127.0.0.1:{ports.ops}/healthz",
+                ports=role_ports,
+            )
+        )
+    return specs
