@@ -1,0 +1,134 @@
+"""CARv1 archives: the block bundles inside `#commit`/`#sync` events and `getRepo` responses.
+
+We split the archive ourselves instead of using `libipld.decode_car`, because that function
+neither verifies block hashes nor hands back the raw block bytes, and both matter: every block
+is hashed against its CID here (a relay must never pass on a block under a false name), and the
+bytes are kept so records are re-served and re-hashed without re-encoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from relay_core.cbor import decode_dag_cbor, encode_dag_cbor
+from relay_core.cid import CID_BYTES_LEN, Cid
+from relay_core.errors import CidMismatch, InvalidData, LimitExceeded
+
+__all__ = ["Car", "read_car", "write_car"]
+
+_MAX_HEADER_BYTES: Final = 64 * 1024
+_BLESSED_PREFIXES: Final = frozenset((bytes((1, 0x71, 0x12, 32)), bytes((1, 0x55, 0x12, 32))))
+_sha256 = hashlib.sha256
+_new_cid = Cid._trusted
+
+
+@dataclass(frozen=True, slots=True)
+class Car:
+    """A parsed CARv1: its roots and every block, each already checked against its CID."""
+
+    roots: tuple[Cid, ...]
+    blocks: dict[Cid, bytes]
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """Read an unsigned LEB128 varint (minimal form, at most 9 bytes); return (value, new pos)."""
+    value = 0
+    shift = 0
+    end = len(data)
+    while True:
+        if pos >= end:
+            raise InvalidData("truncated CAR: varint runs past the end", reason="bad_car")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            if byte == 0 and shift:
+                raise InvalidData("non-minimal varint in CAR", reason="bad_car")
+            return value, pos
+        shift += 7
+        if shift >= 63:
+            raise InvalidData("varint too long in CAR", reason="bad_car")
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def read_car(data: bytes, *, max_bytes: int, max_blocks: int) -> Car:
+    """Parse a CARv1, verifying the sha256 of every block against its CID.
+
+    Args:
+        data: the archive bytes.
+        max_bytes: reject archives longer than this (checked before any parsing).
+        max_blocks: reject archives with more blocks than this.
+
+    Returns:
+        The roots (in header order) and the blocks; a repeated block is kept once.
+
+    Raises:
+        LimitExceeded: the archive is larger than `max_bytes` or has more than `max_blocks` blocks.
+        InvalidData: truncated input, a bad header, a non-blessed CID, or an empty section.
+        CidMismatch: a block's bytes do not hash to its CID.
+    """
+    size = len(data)
+    if size > max_bytes:
+        raise LimitExceeded(f"CAR is {size} bytes, limit {max_bytes}", reason="car_too_big")
+    header_len, pos = _read_varint(data, 0)
+    if header_len > _MAX_HEADER_BYTES or pos + header_len > size:
+        raise InvalidData("truncated or oversized CAR header", reason="bad_car")
+    header = decode_dag_cbor(data[pos : pos + header_len])
+    pos += header_len
+    if type(header) is not dict or header.get("version") != 1 or type(header.get("roots")) is not list:
+        raise InvalidData("CAR header must be {version: 1, roots: [...]}", reason="bad_car")
+    roots = header["roots"]
+    if not all(type(root) is Cid for root in roots):
+        raise InvalidData("CAR roots must be CID links", reason="bad_car")
+
+    blocks: dict[Cid, bytes] = {}
+    count = 0
+    while pos < size:
+        section_len, pos = _read_varint(data, pos)
+        end = pos + section_len
+        if end > size:
+            raise InvalidData("truncated CAR: block runs past the end", reason="bad_car")
+        if section_len <= CID_BYTES_LEN:
+            # Blessed CIDs are 36 bytes; a shorter section is a foreign CID or has no data.
+            raise InvalidData("CAR section too short for a CIDv1 sha256 and data", reason="bad_car")
+        count += 1
+        if count > max_blocks:
+            raise LimitExceeded(f"CAR has more than {max_blocks} blocks", reason="car_too_many_blocks")
+        cid_end = pos + CID_BYTES_LEN
+        raw_cid = data[pos:cid_end]
+        if raw_cid[:4] not in _BLESSED_PREFIXES:
+            raise InvalidData(
+                f"CAR block CID is not CIDv1 dag-cbor/raw sha256: {raw_cid[:4].hex()}", reason="bad_car"
+            )
+        block = data[cid_end:end]
+        if _sha256(block).digest() != raw_cid[4:]:
+            raise CidMismatch(f"block does not hash to its CID {_new_cid(raw_cid)}")
+        blocks[_new_cid(raw_cid)] = block
+        pos = end
+    return Car(roots=tuple(roots), blocks=blocks)
+
+
+def write_car(roots: Iterable[Cid], blocks: Mapping[Cid, bytes] | Iterable[tuple[Cid, bytes]]) -> bytes:
+    """Serialize a CARv1 with the given roots and blocks, in the order given.
+
+    Block bytes are written as they are; the caller is responsible for them matching their CIDs.
+    """
+    header = encode_dag_cbor({"roots": list(roots), "version": 1})
+    parts = [_varint(len(header)), header]
+    items = blocks.items() if isinstance(blocks, Mapping) else blocks
+    for cid, block in items:
+        parts.append(_varint(CID_BYTES_LEN + len(block)))
+        parts.append(cid.raw)
+        parts.append(block)
+    return b"".join(parts)

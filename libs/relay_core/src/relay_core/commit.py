@@ -1,0 +1,125 @@
+"""Repo commit objects: the signed root of a repository (atproto repo spec, commit v3).
+
+A commit is a DAG-CBOR map `{did, version: 3, data, rev, prev, sig}`. The signature covers the
+same map without `sig`, re-encoded canonically; because DAG-CBOR has one encoding per value, the
+unsigned bytes are rebuilt from the parsed fields rather than carved out of the block.
+
+Unknown fields are refused: a commit with extra fields could not be re-encoded into the bytes its
+author signed, so accepting one would mean either failing every signature check on it or keeping
+opaque data nobody validates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from relay_core.cbor import decode_dag_cbor, encode_dag_cbor
+from relay_core.cid import Cid
+from relay_core.errors import InvalidCommit, InvalidData, InvalidSyntax
+from relay_core.keys import PrivateKey, PublicKey
+from relay_core.signatures import verify_signature
+from relay_core.syntax.did import Did, parse_did
+from relay_core.syntax.tid import Tid, parse_tid
+
+__all__ = [
+    "COMMIT_VERSION",
+    "Commit",
+    "encode_commit",
+    "parse_commit",
+    "sign_commit",
+    "unsigned_commit_bytes",
+    "verify_commit_signature",
+]
+
+COMMIT_VERSION: Final = 3
+_FIELDS: Final = frozenset(("did", "version", "data", "rev", "prev", "sig"))
+_SIG_BYTES: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """A parsed, structurally valid v3 commit (the signature is not checked by parsing)."""
+
+    did: Did
+    version: int
+    data: Cid
+    """Root CID of the repo's MST."""
+    rev: Tid
+    prev: Cid | None
+    """Previous commit; virtually always null in v3 but the key must be present."""
+    sig: bytes
+
+
+def parse_commit(block: bytes) -> Commit:
+    """Decode a commit block and check its v3 structure.
+
+    Raises:
+        InvalidCommit: reason `bad_commit_cbor`, `legacy_commit_version` (v2 and older),
+            `bad_commit_version`, `commit_unknown_field`, or `bad_commit_field`.
+    """
+    try:
+        obj = decode_dag_cbor(block)
+    except InvalidData as exc:
+        raise InvalidCommit(f"commit block is not DAG-CBOR: {exc}", reason="bad_commit_cbor") from exc
+    if type(obj) is not dict:
+        raise InvalidCommit("commit is not a map", reason="bad_commit_field")
+    return _commit_from_map(obj)
+
+
+def _commit_from_map(obj: dict[str, Any]) -> Commit:
+    """Check a decoded commit map (see `parse_commit`)."""
+    version = obj.get("version")
+    if type(version) is int and version < COMMIT_VERSION:
+        raise InvalidCommit(f"legacy commit version {version}", reason="legacy_commit_version")
+    if version != COMMIT_VERSION or type(version) is not int:
+        raise InvalidCommit(f"unsupported commit version {version!r}", reason="bad_commit_version")
+    if obj.keys() != _FIELDS:
+        extra = sorted(obj.keys() - _FIELDS)
+        if extra:
+            raise InvalidCommit(f"unknown commit fields {extra}", reason="commit_unknown_field")
+        raise InvalidCommit(
+            f"missing commit fields {sorted(_FIELDS - obj.keys())}", reason="bad_commit_field"
+        )
+    did, data, rev, prev, sig = obj["did"], obj["data"], obj["rev"], obj["prev"], obj["sig"]
+    if type(did) is not str or type(rev) is not str:
+        raise InvalidCommit("commit did/rev must be strings", reason="bad_commit_field")
+    if type(data) is not Cid or (prev is not None and type(prev) is not Cid):
+        raise InvalidCommit("commit data/prev must be CID links", reason="bad_commit_field")
+    if type(sig) is not bytes or len(sig) != _SIG_BYTES:
+        raise InvalidCommit("commit sig must be 64 bytes", reason="bad_commit_field")
+    try:
+        return Commit(did=parse_did(did), version=version, data=data, rev=parse_tid(rev), prev=prev, sig=sig)
+    except InvalidSyntax as exc:
+        raise InvalidCommit(f"bad commit did/rev: {exc}", reason="bad_commit_field") from exc
+
+
+def _unsigned_map(did: str, data: Cid, rev: str, prev: Cid | None) -> dict[str, Any]:
+    return {"did": did, "version": COMMIT_VERSION, "data": data, "rev": rev, "prev": prev}
+
+
+def unsigned_commit_bytes(commit: Commit) -> bytes:
+    """The canonical DAG-CBOR bytes the commit signature covers (the commit minus `sig`)."""
+    return encode_dag_cbor(_unsigned_map(commit.did, commit.data, str(commit.rev), commit.prev))
+
+
+def encode_commit(commit: Commit) -> bytes:
+    """The canonical DAG-CBOR block of a signed commit (its CID is `Cid.for_dag_cbor` of this)."""
+    fields = _unsigned_map(commit.did, commit.data, str(commit.rev), commit.prev)
+    fields["sig"] = commit.sig
+    return encode_dag_cbor(fields)
+
+
+def sign_commit(*, did: Did, data: Cid, rev: Tid, prev: Cid | None, key: PrivateKey) -> Commit:
+    """Build and sign a v3 commit (for builders, tests and the dev stack's fake PDS)."""
+    unsigned = encode_dag_cbor(_unsigned_map(did, data, str(rev), prev))
+    return Commit(did=did, version=COMMIT_VERSION, data=data, rev=rev, prev=prev, sig=key.sign(unsigned))
+
+
+def verify_commit_signature(commit: Commit, key: PublicKey) -> None:
+    """Check the commit's signature against the account's current signing key.
+
+    Raises:
+        InvalidSignature: the signature is malformed (high-S, wrong length) or does not verify.
+    """
+    verify_signature(key, unsigned_commit_bytes(commit), commit.sig)

@@ -1,0 +1,1 @@
+"""The `com.atproto.sync.subscribeRepos` event stream: frames, typed events, limits, verification."""

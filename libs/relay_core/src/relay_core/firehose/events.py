@@ -1,0 +1,395 @@
+"""Typed `subscribeRepos` events, parsed strictly from frame bodies per the lexicon.
+
+`parse_event` turns a decoded `Frame` into one frozen dataclass per message type. It checks field
+presence, types, string formats (DID, TID, datetime, NSID/record-key paths) and lexicon length
+limits, and nothing cryptographic: `relay_core.firehose.verify` does that.
+
+NOTE: for optional (non-nullable) fields such as `prevData` and `repoOp.prev`, an explicit null
+is read as "absent". The lexicon does not allow it, but Go's and TypeScript's encoders have both
+emitted it at times, and it carries no different meaning; everything else is exact.
+
+`#handle`, `#tombstone` and `#migrate` were removed from the lexicon; they are recognised as a
+`LegacyEvent` so callers can count and drop them by name rather than as garbage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+from relay_core.cid import Cid
+from relay_core.errors import InvalidFrame, InvalidSyntax, LimitExceeded
+from relay_core.firehose.frames import Frame, encode_frame
+from relay_core.firehose.limits import (
+    MAX_BLOCKS_BYTES,
+    MAX_COMMIT_OPS,
+    MAX_OP_PATH_LENGTH,
+    MAX_SYNC_BLOCKS_BYTES,
+)
+from relay_core.syntax.datetime import Datetime, parse_datetime
+from relay_core.syntax.did import Did, parse_did
+from relay_core.syntax.nsid import parse_nsid
+from relay_core.syntax.record_key import parse_record_key
+from relay_core.syntax.tid import Tid, parse_tid
+
+__all__ = [
+    "LEGACY_EVENT_TYPES",
+    "AccountEvent",
+    "CommitEvent",
+    "Event",
+    "IdentityEvent",
+    "InfoEvent",
+    "LegacyEvent",
+    "OpAction",
+    "RepoOp",
+    "SyncEvent",
+    "encode_event",
+    "event_body",
+    "parse_event",
+]
+
+LEGACY_EVENT_TYPES: Final = frozenset(("#handle", "#tombstone", "#migrate"))
+
+
+class OpAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class RepoOp:
+    """One record mutation. create: cid set; update: cid set (+prev); delete: cid None (+prev)."""
+
+    action: OpAction
+    path: str
+    """`collection/rkey`, both parts syntax-checked."""
+    cid: Cid | None
+    prev: Cid | None
+    """The record's previous CID (sync v1.1; required for update/delete in strict verification)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommitEvent:
+    seq: int
+    repo: Did
+    rev: Tid
+    since: Tid | None
+    commit: Cid
+    blocks: bytes
+    """The CAR diff, kept as raw bytes (never round-trip it through a CBOR encoder)."""
+    ops: tuple[RepoOp, ...]
+    blobs: tuple[Cid, ...]
+    prev_data: Cid | None
+    """MST root before this commit (sync v1.1); None from pre-1.1 hosts."""
+    time: Datetime
+    too_big: bool
+    """Legacy: the diff was omitted. Verification rejects these."""
+    rebase: bool
+    """Legacy, unused since sync v1.1."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncEvent:
+    seq: int
+    did: Did
+    blocks: bytes
+    """CAR holding just the signed commit block."""
+    rev: str
+    """Lexicon types this as a plain string; verification checks it equals the commit's TID."""
+    time: Datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityEvent:
+    seq: int
+    did: Did
+    time: Datetime
+    handle: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEvent:
+    seq: int
+    did: Did
+    time: Datetime
+    active: bool
+    status: str | None
+    """One of the lexicon's known values (`takendown`, `deactivated`, ...) or a future one."""
+
+
+@dataclass(frozen=True, slots=True)
+class InfoEvent:
+    name: str
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyEvent:
+    """A removed message type (`#handle`, `#tombstone`, `#migrate`), recognised only to be dropped."""
+
+    type: str
+    seq: int | None
+    did: str | None
+
+
+Event = CommitEvent | SyncEvent | IdentityEvent | AccountEvent | InfoEvent | LegacyEvent
+
+
+def _bad(message: str, reason: str = "bad_event_field") -> InvalidFrame:
+    return InvalidFrame(message, reason=reason)
+
+
+def _int(body: dict[str, Any], key: str) -> int:
+    value = body.get(key)
+    if type(value) is not int or value < 0:
+        raise _bad(f"`{key}` must be a non-negative integer")
+    return value
+
+
+def _bool(body: dict[str, Any], key: str) -> bool:
+    value = body.get(key)
+    if type(value) is not bool:
+        raise _bad(f"`{key}` must be a boolean")
+    return value
+
+
+def _str(body: dict[str, Any], key: str) -> str:
+    value = body.get(key)
+    if type(value) is not str:
+        raise _bad(f"`{key}` must be a string")
+    return value
+
+
+def _opt_str(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and type(value) is not str:
+        raise _bad(f"`{key}` must be a string")
+    return value
+
+
+def _link(body: dict[str, Any], key: str) -> Cid:
+    value = body.get(key)
+    if type(value) is not Cid:
+        raise _bad(f"`{key}` must be a CID link")
+    return value
+
+
+def _opt_link(body: dict[str, Any], key: str) -> Cid | None:
+    value = body.get(key)
+    if value is not None and type(value) is not Cid:
+        raise _bad(f"`{key}` must be a CID link")
+    return value
+
+
+def _blocks(body: dict[str, Any], limit: int) -> bytes:
+    value = body.get("blocks")
+    if type(value) is not bytes:
+        raise _bad("`blocks` must be bytes")
+    if len(value) > limit:
+        raise LimitExceeded(f"`blocks` is {len(value)} bytes, limit {limit}", reason="blocks_too_big")
+    return value
+
+
+def _did(body: dict[str, Any], key: str) -> Did:
+    try:
+        return parse_did(_str(body, key))
+    except InvalidSyntax as exc:
+        raise _bad(f"`{key}`: {exc}") from exc
+
+
+def _time(body: dict[str, Any]) -> Datetime:
+    try:
+        return parse_datetime(_str(body, "time"))
+    except InvalidSyntax as exc:
+        raise _bad(f"`time`: {exc}") from exc
+
+
+def _tid(value: str, key: str) -> Tid:
+    try:
+        return parse_tid(value)
+    except InvalidSyntax as exc:
+        raise _bad(f"`{key}`: {exc}") from exc
+
+
+def _op(raw: Any) -> RepoOp:
+    if type(raw) is not dict:
+        raise _bad("repoOp must be a map")
+    action_raw = _str(raw, "action")
+    try:
+        action = OpAction(action_raw)
+    except ValueError:
+        raise _bad(f"unknown repoOp action {action_raw[:32]!r}") from None
+    path = _str(raw, "path")
+    if len(path) > MAX_OP_PATH_LENGTH:
+        raise _bad("repoOp path too long")
+    collection, sep, rkey = path.partition("/")
+    try:
+        if not sep:
+            raise InvalidSyntax("path must be collection/rkey")
+        parse_nsid(collection)
+        parse_record_key(rkey)
+    except InvalidSyntax as exc:
+        raise _bad(f"repoOp path {path[:80]!r}: {exc}") from exc
+    if "cid" not in raw:
+        raise _bad("repoOp lacks `cid` (required, nullable)")
+    cid = _opt_link(raw, "cid")
+    prev = _opt_link(raw, "prev")
+    if (cid is None) != (action is OpAction.DELETE):
+        raise _bad(f"repoOp {action} must {'not ' if action is OpAction.DELETE else ''}have a cid")
+    if action is OpAction.CREATE and prev is not None:
+        raise _bad("repoOp create must not have prev")
+    return RepoOp(action=action, path=path, cid=cid, prev=prev)
+
+
+def _parse_commit(body: dict[str, Any]) -> CommitEvent:
+    if "since" not in body:
+        raise _bad("`since` is required (nullable)")
+    since_raw = _opt_str(body, "since")
+    ops_raw = body.get("ops")
+    if type(ops_raw) is not list:
+        raise _bad("`ops` must be an array")
+    if len(ops_raw) > MAX_COMMIT_OPS:
+        raise LimitExceeded(f"{len(ops_raw)} ops, limit {MAX_COMMIT_OPS}", reason="too_many_ops")
+    blobs_raw = body.get("blobs")
+    if type(blobs_raw) is not list or not all(type(b) is Cid for b in blobs_raw):
+        raise _bad("`blobs` must be an array of CID links")
+    return CommitEvent(
+        seq=_int(body, "seq"),
+        repo=_did(body, "repo"),
+        rev=_tid(_str(body, "rev"), "rev"),
+        since=None if since_raw is None else _tid(since_raw, "since"),
+        commit=_link(body, "commit"),
+        blocks=_blocks(body, MAX_BLOCKS_BYTES),
+        ops=tuple([_op(op) for op in ops_raw]),
+        blobs=tuple(blobs_raw),
+        prev_data=_opt_link(body, "prevData"),
+        time=_time(body),
+        too_big=_bool(body, "tooBig"),
+        rebase=_bool(body, "rebase"),
+    )
+
+
+def _parse_sync(body: dict[str, Any]) -> SyncEvent:
+    return SyncEvent(
+        seq=_int(body, "seq"),
+        did=_did(body, "did"),
+        blocks=_blocks(body, MAX_SYNC_BLOCKS_BYTES),
+        rev=_str(body, "rev"),
+        time=_time(body),
+    )
+
+
+def _parse_identity(body: dict[str, Any]) -> IdentityEvent:
+    return IdentityEvent(
+        seq=_int(body, "seq"), did=_did(body, "did"), time=_time(body), handle=_opt_str(body, "handle")
+    )
+
+
+def _parse_account(body: dict[str, Any]) -> AccountEvent:
+    return AccountEvent(
+        seq=_int(body, "seq"),
+        did=_did(body, "did"),
+        time=_time(body),
+        active=_bool(body, "active"),
+        status=_opt_str(body, "status"),
+    )
+
+
+def _parse_info(body: dict[str, Any]) -> InfoEvent:
+    return InfoEvent(name=_str(body, "name"), message=_opt_str(body, "message"))
+
+
+def _parse_legacy(t: str, body: dict[str, Any]) -> LegacyEvent:
+    seq = body.get("seq")
+    did = body.get("did")
+    return LegacyEvent(type=t, seq=seq if type(seq) is int else None, did=did if type(did) is str else None)
+
+
+_PARSERS: Final[dict[str, Callable[[dict[str, Any]], Event]]] = {
+    "#commit": _parse_commit,
+    "#sync": _parse_sync,
+    "#identity": _parse_identity,
+    "#account": _parse_account,
+    "#info": _parse_info,
+}
+
+
+def parse_event(frame: Frame) -> Event:
+    """Parse a message frame's body into its typed event.
+
+    Raises:
+        InvalidFrame: an error frame (reason `error_frame`), an unknown type (`unknown_event_type`,
+            which consumers should skip, not treat as an attack), or a field that breaks the lexicon
+            (`bad_event_field`).
+        LimitExceeded: `blocks` or `ops` over the lexicon's maxLength.
+    """
+    t = frame.type
+    if t is None:
+        raise InvalidFrame(f"error frame: {frame.error}: {frame.message}", reason="error_frame")
+    parser = _PARSERS.get(t)
+    if parser is not None:
+        return parser(frame.body)
+    if t in LEGACY_EVENT_TYPES:
+        return _parse_legacy(t, frame.body)
+    raise InvalidFrame(f"unknown event type {t[:64]!r}", reason="unknown_event_type")
+
+
+def event_body(event: Event) -> tuple[str, dict[str, Any]]:
+    """The frame type and lexicon body map of an event (inverse of `parse_event`)."""
+    if isinstance(event, CommitEvent):
+        body: dict[str, Any] = {
+            "seq": event.seq,
+            "repo": event.repo,
+            "rev": str(event.rev),
+            "since": None if event.since is None else str(event.since),
+            "commit": event.commit,
+            "blocks": event.blocks,
+            "ops": [_op_body(op) for op in event.ops],
+            "blobs": list(event.blobs),
+            "time": event.time.raw,
+            "tooBig": event.too_big,
+            "rebase": event.rebase,
+        }
+        if event.prev_data is not None:
+            body["prevData"] = event.prev_data
+        return "#commit", body
+    if isinstance(event, SyncEvent):
+        return "#sync", {
+            "seq": event.seq,
+            "did": event.did,
+            "blocks": event.blocks,
+            "rev": event.rev,
+            "time": event.time.raw,
+        }
+    if isinstance(event, IdentityEvent):
+        body = {"seq": event.seq, "did": event.did, "time": event.time.raw}
+        if event.handle is not None:
+            body["handle"] = event.handle
+        return "#identity", body
+    if isinstance(event, AccountEvent):
+        body = {"seq": event.seq, "did": event.did, "time": event.time.raw, "active": event.active}
+        if event.status is not None:
+            body["status"] = event.status
+        return "#account", body
+    if isinstance(event, InfoEvent):
+        body = {"name": event.name}
+        if event.message is not None:
+            body["message"] = event.message
+        return "#info", body
+    raise TypeError(f"legacy events are never re-emitted: {event!r}")
+
+
+def _op_body(op: RepoOp) -> dict[str, Any]:
+    body: dict[str, Any] = {"action": op.action.value, "path": op.path, "cid": op.cid}
+    if op.prev is not None:
+        body["prev"] = op.prev
+    return body
+
+
+def encode_event(event: Event) -> bytes:
+    """Encode an event as a firehose frame (e.g. after the relay assigns its own `seq`)."""
+    t, body = event_body(event)
+    return encode_frame(t, body)

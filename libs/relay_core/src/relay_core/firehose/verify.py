@@ -1,0 +1,236 @@
+"""Per-event verification for a relay: everything checkable from one event plus the signing key.
+
+Each `verify_*` states its contract in three parts (after indigo's `VerifyRepoCommit`): what it
+always checks, what `strict=True` adds, and what it does not check so the caller must (chiefly
+anything that needs stored state: the previous commit's `data` CID and rev, the account status,
+and which key is current for the DID).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from relay_core.car import read_car
+from relay_core.cid import Cid
+from relay_core.commit import Commit, parse_commit, verify_commit_signature
+from relay_core.errors import BrokenChain, InvalidCommit, InvalidFrame, InvalidMst, InvalidSyntax
+from relay_core.firehose.events import AccountEvent, CommitEvent, IdentityEvent, OpAction, RepoOp, SyncEvent
+from relay_core.firehose.limits import (
+    FUTURE_REV_TOLERANCE_SECONDS,
+    MAX_BLOCKS_BYTES,
+    MAX_COMMIT_BLOCKS,
+    MAX_SYNC_BLOCKS,
+    MAX_SYNC_BLOCKS_BYTES,
+)
+from relay_core.keys import PublicKey
+from relay_core.mst import MstOp, invert_ops, lookup
+from relay_core.syntax.handle import parse_handle
+from relay_core.syntax.tid import Tid
+
+__all__ = [
+    "KNOWN_ACCOUNT_STATUSES",
+    "VerifiedCommit",
+    "VerifiedSync",
+    "verify_account_event",
+    "verify_commit_event",
+    "verify_identity_event",
+    "verify_sync_event",
+]
+
+KNOWN_ACCOUNT_STATUSES: Final = frozenset(
+    ("takendown", "suspended", "deleted", "deactivated", "desynchronized", "throttled")
+)
+_TOLERANCE_US: Final = FUTURE_REV_TOLERANCE_SECONDS * 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedCommit:
+    """What downstream needs from a verified `#commit`, so nobody parses it again."""
+
+    commit_cid: Cid
+    commit: Commit
+    data: Cid
+    """The new MST root: store it; the next commit's `prevData` must equal it."""
+    rev: Tid
+    prev_data: Cid | None
+    """The MST root the ops were inverted to (None only for non-strict pre-1.1 events)."""
+    ops: tuple[RepoOp, ...]
+    blocks: Mapping[Cid, bytes]
+    """Every CAR block, hash-checked (records for create/update ops are among them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedSync:
+    """What downstream needs from a verified `#sync`: the new repo head."""
+
+    commit_cid: Cid
+    commit: Commit
+    data: Cid
+    rev: Tid
+
+
+def _check_rev_time(rev: Tid, now_us: int) -> None:
+    if rev.timestamp_us > now_us + _TOLERANCE_US:
+        raise InvalidCommit(
+            f"rev {rev} is more than {FUTURE_REV_TOLERANCE_SECONDS}s in the future", reason="future_rev"
+        )
+
+
+def _load_commit(
+    blocks: Mapping[Cid, bytes], roots: tuple[Cid, ...], expected: Cid | None
+) -> tuple[Cid, Commit]:
+    if len(roots) != 1:
+        raise InvalidCommit(f"CAR has {len(roots)} roots, expected 1", reason="bad_car_roots")
+    root = roots[0]
+    if expected is not None and root != expected:
+        raise InvalidCommit(f"CAR root {root} is not the event's commit {expected}", reason="commit_mismatch")
+    block = blocks.get(root)
+    if block is None:
+        raise InvalidCommit(f"commit block {root} missing from CAR", reason="missing_commit_block")
+    return root, parse_commit(block)
+
+
+def verify_commit_event(
+    evt: CommitEvent, *, signing_key: PublicKey, now_us: int, strict: bool = True
+) -> VerifiedCommit:
+    """Verify a `#commit` on its own: blocks, commit, signature, and the sync v1.1 chain proof.
+
+    Always checks:
+        - not a legacy `tooBig` event; `blocks` within `MAX_BLOCKS_BYTES`, at most
+          `MAX_COMMIT_BLOCKS` blocks, every block's sha256 equals its CID;
+        - the CAR has one root, equal to `evt.commit`, and its block is a v3 commit with
+          `did == evt.repo` and `rev == evt.rev`; `since`, when set, is below `rev`;
+        - `rev` is at most `FUTURE_REV_TOLERANCE_SECONDS` ahead of `now_us`;
+        - the signature, against `signing_key`;
+        - every create/update op's `cid` is the value at its path in the new tree, and every
+          deleted path is absent;
+        - when `evt.prev_data` is set: undoing the ops on the partial tree yields exactly
+          `evt.prev_data` (`BrokenChain` otherwise; `InvalidMst` for missing/bad nodes).
+    Strict mode adds:
+        - `prevData` is required (sync v1.1), so the inversion always runs; `rebase` is false;
+        - updates and deletes carry `prev` (enforced by the inversion);
+        - the record block of every create/update is in the CAR.
+    Does not check (the caller must):
+        - that `evt.prev_data` equals the `data` CID of the last commit stored for this repo,
+          and that `rev` is greater than the stored rev (use the returned `data`/`rev` next time);
+        - that `signing_key` is the DID's current key, the account's status, or `seq` order;
+        - record contents (a relay does not validate records against lexicons).
+
+    Raises:
+        LimitExceeded, InvalidData, CidMismatch: size limits and CAR/hash problems.
+        InvalidCommit: structure/consistency (`reason` says which); BrokenChain for `prevData`.
+        InvalidSignature: the signature does not verify.
+        InvalidMst: the partial tree cannot be read or inverted.
+    """
+    if evt.too_big:
+        raise InvalidCommit("legacy tooBig commit carries no diff", reason="too_big")
+    if strict and evt.rebase:
+        raise InvalidCommit("legacy rebase commit", reason="rebase")
+    if strict and evt.prev_data is None:
+        raise InvalidCommit("commit lacks prevData (sync v1.1)", reason="missing_prev_data")
+    car = read_car(evt.blocks, max_bytes=MAX_BLOCKS_BYTES, max_blocks=MAX_COMMIT_BLOCKS)
+    commit_cid, commit = _load_commit(car.blocks, car.roots, evt.commit)
+    if commit.did != evt.repo:
+        raise InvalidCommit("commit did does not match event repo", reason="did_mismatch")
+    if commit.rev != evt.rev:
+        raise InvalidCommit("commit rev does not match event rev", reason="rev_mismatch")
+    if evt.since is not None and not evt.since < evt.rev:
+        raise InvalidCommit("event since is not below rev", reason="bad_since")
+    _check_rev_time(commit.rev, now_us)
+    verify_commit_signature(commit, signing_key)
+
+    if strict:
+        for op in evt.ops:
+            if op.cid is not None and op.cid not in car.blocks:
+                raise InvalidCommit(f"record block for {op.path!r} missing", reason="missing_record_block")
+    if evt.prev_data is not None:
+        mst_ops = [MstOp(path=op.path, cid=op.cid, prev=op.prev) for op in evt.ops]
+        if strict:
+            for op in evt.ops:
+                if op.action is not OpAction.CREATE and op.prev is None:
+                    raise InvalidCommit(f"{op.action} of {op.path!r} lacks prev", reason="missing_op_prev")
+        previous = invert_ops(commit.data, car.blocks, mst_ops)
+        if previous != evt.prev_data:
+            raise BrokenChain(f"inverted ops give {previous}, event prevData is {evt.prev_data}")
+    else:
+        for op in evt.ops:
+            if lookup(commit.data, car.blocks, op.path) != op.cid:
+                raise InvalidMst(f"op on {op.path!r} does not match the new tree", reason="op_mismatch")
+    return VerifiedCommit(
+        commit_cid=commit_cid,
+        commit=commit,
+        data=commit.data,
+        rev=commit.rev,
+        prev_data=evt.prev_data,
+        ops=evt.ops,
+        blocks=car.blocks,
+    )
+
+
+def verify_sync_event(
+    evt: SyncEvent, *, signing_key: PublicKey, now_us: int, strict: bool = True
+) -> VerifiedSync:
+    """Verify a `#sync` (the repo's head was reset; a consumer should resync from it).
+
+    Always checks:
+        - `blocks` within `MAX_SYNC_BLOCKS_BYTES`, every block's sha256 equals its CID;
+        - the CAR has one root whose block is a v3 commit with `did == evt.did` and
+          `rev == evt.rev`; `rev` is at most `FUTURE_REV_TOLERANCE_SECONDS` ahead of `now_us`;
+        - the signature, against `signing_key`.
+    Strict mode adds:
+        - the CAR holds only the commit block.
+    Does not check (the caller must):
+        - that `rev` is greater than the stored rev for the repo (a `#sync` may not go back);
+        - that `signing_key` is the DID's current key, the account's status, or `seq` order;
+        - the tree under `data` (it is not in the event; fetch the repo to rebuild state).
+
+    Raises:
+        LimitExceeded, InvalidData, CidMismatch, InvalidCommit, InvalidSignature.
+    """
+    car = read_car(evt.blocks, max_bytes=MAX_SYNC_BLOCKS_BYTES, max_blocks=MAX_SYNC_BLOCKS)
+    commit_cid, commit = _load_commit(car.blocks, car.roots, None)
+    if strict and len(car.blocks) != 1:
+        raise InvalidCommit(f"#sync CAR has {len(car.blocks)} blocks, expected 1", reason="extra_blocks")
+    if commit.did != evt.did:
+        raise InvalidCommit("commit did does not match event did", reason="did_mismatch")
+    if str(commit.rev) != evt.rev:
+        raise InvalidCommit("commit rev does not match event rev", reason="rev_mismatch")
+    _check_rev_time(commit.rev, now_us)
+    verify_commit_signature(commit, signing_key)
+    return VerifiedSync(commit_cid=commit_cid, commit=commit, data=commit.data, rev=commit.rev)
+
+
+def verify_identity_event(evt: IdentityEvent, *, strict: bool = True) -> None:
+    """Check an `#identity` event's own fields.
+
+    Always checks: nothing beyond `parse_event` (DID syntax, datetime).
+    Strict mode adds: `handle`, when present, has valid handle syntax.
+    Does not check (the caller must): that the handle resolves to the DID or the DID document is
+    current; a relay re-resolves the identity instead of trusting the event.
+
+    Raises:
+        InvalidFrame: reason `bad_handle`.
+    """
+    if strict and evt.handle is not None:
+        try:
+            parse_handle(evt.handle)
+        except InvalidSyntax as exc:
+            raise InvalidFrame(f"#identity handle: {exc}", reason="bad_handle") from exc
+
+
+def verify_account_event(evt: AccountEvent, *, strict: bool = True) -> None:
+    """Check an `#account` event's own fields.
+
+    Always checks: nothing beyond `parse_event` (an active account with a status is odd but
+    harmless, so it passes).
+    Strict mode adds: `status` is one of the lexicon's known values.
+    Does not check (the caller must): that the upstream host is authoritative for the DID (its
+    PDS per the DID document), or whether the relay's own takedown overrides the status.
+
+    Raises:
+        InvalidFrame: reason `bad_account_status`.
+    """
+    if strict and evt.status is not None and evt.status not in KNOWN_ACCOUNT_STATUSES:
+        raise InvalidFrame(f"unknown account status {evt.status[:32]!r}", reason="bad_account_status")
