@@ -1,0 +1,182 @@
+"""The one pooled HTTP client every DID document fetch goes through.
+
+One `httpx.AsyncClient` lives for the whole process: keep-alive connections to the PLC directory
+are reused, and the pool has a hard connection cap, so neither a burst of misses nor a slow host
+can grow sockets or buffers without limit. A client per request (what leaking resolvers tend to
+do) costs a TLS handshake each time and leaves pools for the garbage collector.
+
+Every response body is read in chunks against `max_document_bytes` and refused once it passes it;
+compression is not offered (`Accept-Encoding: identity`), so the limit is on bytes that arrive,
+and a compressed reply is refused rather than inflated. Redirects are not followed: a DID
+document lives at exactly one URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from relay_resolver.errors import FailureKind, ResolutionFailed
+
+__all__ = ["DocumentFetcher", "HttpLimits", "LatencyObserver"]
+
+LatencyObserver = Callable[[str, str, float], None]
+"""Called as `(source, result, seconds)` after each request; `result` is a bounded label."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpLimits:
+    """Bounds on the outbound HTTP client."""
+
+    max_connections: int = 32
+    """Open connections across all hosts; also the number of concurrent fetches."""
+    max_keepalive_connections: int = 16
+    """Idle connections kept for reuse (the PLC directory gets most of them)."""
+    keepalive_expiry_seconds: float = 30.0
+    """Idle connections older than this are closed."""
+    connect_timeout_seconds: float = 3.0
+    read_timeout_seconds: float = 5.0
+    total_timeout_seconds: float = 10.0
+    """Deadline for one whole fetch, so a host dripping bytes cannot hold a slot forever."""
+    max_document_bytes: int = 64 * 1024
+    """Larger DID documents are refused as invalid."""
+    user_agent: str = "atproto-relay-resolver/0.1"
+
+
+class DocumentFetcher:
+    """GETs JSON documents with pooled connections, timeouts and a body size cap.
+
+    Args:
+        limits: connection, timeout and size bounds.
+        observe_latency: receives one observation per request (for the latency histogram).
+        transport: an alternative httpx transport (e.g. to bind a local address).
+    """
+
+    def __init__(
+        self,
+        limits: HttpLimits,
+        *,
+        observe_latency: LatencyObserver | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._limits = limits
+        self._observe = observe_latency
+        self._client = httpx.AsyncClient(
+            limits=httpx.Limits(
+                max_connections=limits.max_connections,
+                max_keepalive_connections=limits.max_keepalive_connections,
+                keepalive_expiry=limits.keepalive_expiry_seconds,
+            ),
+            timeout=httpx.Timeout(
+                connect=limits.connect_timeout_seconds,
+                read=limits.read_timeout_seconds,
+                write=limits.read_timeout_seconds,
+                pool=limits.total_timeout_seconds,
+            ),
+            headers={
+                "Accept": "application/did+ld+json, application/json",
+                "Accept-Encoding": "identity",
+                "User-Agent": limits.user_agent,
+            },
+            follow_redirects=False,
+            trust_env=False,
+            transport=transport,
+        )
+
+    @property
+    def limits(self) -> HttpLimits:
+        return self._limits
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def fetch_json(self, url: str, *, source: str) -> dict[str, Any]:
+        """GET `url` and return its body as a JSON object.
+
+        Args:
+            url: absolute http(s) URL.
+            source: bounded label for the latency metric (`plc`, `web`).
+
+        Raises:
+            ResolutionFailed: NOT_FOUND (404), TOMBSTONED (410), UNREACHABLE (network, timeout,
+                429, 5xx), INVALID_DOCUMENT (other statuses, oversize, not a JSON object).
+        """
+        started = time.perf_counter()
+        result = "error"
+        try:
+            async with asyncio.timeout(self._limits.total_timeout_seconds):
+                status, body = await self._get(url)
+            result = _status_class(status)
+            return _decode(status, body, self._limits.max_document_bytes)
+        except TimeoutError as exc:
+            result = "timeout"
+            raise ResolutionFailed(FailureKind.UNREACHABLE, f"timed out fetching {url}") from exc
+        except httpx.TransportError as exc:
+            result = "timeout" if isinstance(exc, httpx.TimeoutException) else "network"
+            raise ResolutionFailed(FailureKind.UNREACHABLE, f"fetching {url}: {type(exc).__name__}") from exc
+        except ResolutionFailed as exc:
+            if exc.kind is FailureKind.INVALID_DOCUMENT and result == "2xx":
+                result = "invalid"
+            raise
+        finally:
+            if self._observe is not None:
+                self._observe(source, result, time.perf_counter() - started)
+
+    async def _get(self, url: str) -> tuple[int, bytes]:
+        limit = self._limits.max_document_bytes
+        async with self._client.stream("GET", url) as response:
+            if response.status_code != 200:
+                # Drain a small error body so the keep-alive connection can be reused; a large one
+                # is abandoned, which closes the connection instead.
+                drained = 0
+                async for chunk in response.aiter_raw():
+                    drained += len(chunk)
+                    if drained > limit:
+                        break
+                return response.status_code, b""
+            encoding = response.headers.get("content-encoding", "identity").lower()
+            if encoding not in ("identity", ""):
+                raise ResolutionFailed(
+                    FailureKind.INVALID_DOCUMENT, f"compressed document ({encoding}) refused"
+                )
+            declared = response.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                raise ResolutionFailed(
+                    FailureKind.INVALID_DOCUMENT, f"document of {declared} bytes exceeds {limit}"
+                )
+            body = bytearray()
+            async for chunk in response.aiter_raw():
+                body += chunk
+                if len(body) > limit:
+                    raise ResolutionFailed(FailureKind.INVALID_DOCUMENT, f"document exceeds {limit} bytes")
+            return 200, bytes(body)
+
+
+def _status_class(status: int) -> str:
+    return f"{status // 100}xx"
+
+
+def _decode(status: int, body: bytes, limit: int) -> dict[str, Any]:
+    if status == 404:
+        raise ResolutionFailed(FailureKind.NOT_FOUND, "DID not found (404)")
+    if status == 410:
+        raise ResolutionFailed(FailureKind.TOMBSTONED, "DID deactivated (410)")
+    if status == 429 or status >= 500:
+        raise ResolutionFailed(FailureKind.UNREACHABLE, f"server answered {status}")
+    if status != 200:
+        raise ResolutionFailed(FailureKind.INVALID_DOCUMENT, f"unexpected status {status}")
+    if len(body) > limit:
+        raise ResolutionFailed(FailureKind.INVALID_DOCUMENT, f"document exceeds {limit} bytes")
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ResolutionFailed(FailureKind.INVALID_DOCUMENT, "document is not JSON") from exc
+    if not isinstance(doc, dict):
+        raise ResolutionFailed(FailureKind.INVALID_DOCUMENT, "document is not a JSON object")
+    return doc

@@ -1,0 +1,1 @@
+"""Loopback network simulator: a real PLC directory and (later) simulated PDS hosts."""
