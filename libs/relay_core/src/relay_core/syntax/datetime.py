@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from relay_core.errors import InvalidSyntax
 
@@ -110,8 +111,12 @@ def _days_in_month(year: int, month: int) -> int:
     return _DAYS_IN_MONTH[month - 1]
 
 
+@lru_cache(maxsize=4096)
 def _days_from_civil(year: int, month: int, day: int) -> int:
-    """Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm)."""
+    """Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
+
+    Cached because event timestamps cluster on a handful of recent dates.
+    """
     y = year - (month <= 2)
     era = y // 400
     yoe = y - era * 400

@@ -35,6 +35,8 @@ MAX_DID_LENGTH = 2048
 """atproto caps DIDs at 2 KiB, far below the generic W3C limit."""
 
 # A `%` must introduce a two-digit hex escape, and the identifier cannot end with `:` or `%`.
+# Almost no real DID has a `%`, so a simpler pattern without the escape alternation runs first.
+_DID_PLAIN_RE = re.compile(r"did:[a-z]+:[a-zA-Z0-9._:-]*[a-zA-Z0-9._-]")
 _DID_RE = re.compile(r"did:[a-z]+:(?:[a-zA-Z0-9._:-]|%[0-9a-fA-F]{2})*(?:[a-zA-Z0-9._-]|%[0-9a-fA-F]{2})")
 _PLC_RE = re.compile(r"did:plc:[a-z2-7]{24}")
 # did:web in atproto is hostname-only (no paths). A port (`%3A1234`) is allowed for localhost only,
@@ -61,7 +63,7 @@ def parse_did(raw: str) -> Did:
     """
     if len(raw) > MAX_DID_LENGTH:
         raise InvalidSyntax(f"DID longer than {MAX_DID_LENGTH} chars", reason="did_too_long")
-    if _DID_RE.fullmatch(raw) is None:
+    if _DID_PLAIN_RE.fullmatch(raw) is None and _DID_RE.fullmatch(raw) is None:
         raise InvalidSyntax(f"not a DID: {raw[:64]!r}", reason="bad_did")
     return Did(raw)
 
