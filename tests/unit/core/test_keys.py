@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import copy
+import pickle
+
 import coincurve
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -55,6 +58,14 @@ def test_equality_ignores_cached_verifier() -> None:
     assert a == b
     assert hash(a) == hash(b)
     assert a.verifier is not b.verifier
+
+
+@pytest.mark.parametrize("curve", list(Curve))
+def test_pickle_and_copy_rebuild_the_verifier(curve: Curve) -> None:
+    key = PrivateKey.generate(curve).public_key
+    for clone in (pickle.loads(pickle.dumps(key)), copy.deepcopy(key), copy.copy(key)):
+        assert clone == key
+        assert clone.verifier is not None
 
 
 def test_parse_did_key_is_cached() -> None:

@@ -90,6 +90,10 @@ class PublicKey:
             raise InvalidKey("public key must be a 33-byte compressed point", reason="bad_key_length")
         object.__setattr__(self, "verifier", _load_point(self.curve, self.compressed))
 
+    def __reduce__(self) -> tuple[type[PublicKey], tuple[Curve, bytes]]:
+        # The library key objects hold C pointers; pickle/copy rebuild them from the point instead.
+        return (PublicKey, (self.curve, self.compressed))
+
     def multibase(self) -> str:
         """Multikey form: `z` + base58btc(multicodec prefix + compressed point)."""
         return "z" + b58encode(_MULTICODEC_PREFIXES[self.curve] + self.compressed)
