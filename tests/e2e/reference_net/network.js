@@ -300,7 +300,7 @@ const commands = {
     let commits = 0
     for (let start = 0; start < writes.length; start += batchSize) {
       const batch = writes.slice(start, start + batchSize)
-      // A like needs an existing, not-yet-liked post: commit pending posts first if needed.
+      // A like needs a post nobody liked yet: make one first when the batch has none.
       const ops = []
       for (const w of batch) {
         if (w.collection === 'app.bsky.feed.like') {
