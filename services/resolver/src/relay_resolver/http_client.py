@@ -24,7 +24,7 @@ import httpx
 
 from relay_resolver.errors import FailureKind, ResolutionFailed
 
-__all__ = ["DocumentFetcher", "HttpLimits", "LatencyObserver"]
+__all__ = ["DocumentFetcher", "HttpLimits", "LatencyObserver", "decode_response"]
 
 LatencyObserver = Callable[[str, str, float], None]
 """Called as `(source, result, seconds)` after each request; `result` is a bounded label."""
@@ -113,7 +113,7 @@ class DocumentFetcher:
             async with asyncio.timeout(self._limits.total_timeout_seconds):
                 status, body = await self._get(url)
             result = _status_class(status)
-            return _decode(status, body, self._limits.max_document_bytes)
+            return decode_response(status, body, self._limits.max_document_bytes)
         except TimeoutError as exc:
             result = "timeout"
             raise ResolutionFailed(FailureKind.UNREACHABLE, f"timed out fetching {url}") from exc
@@ -162,7 +162,12 @@ def _status_class(status: int) -> str:
     return f"{status // 100}xx"
 
 
-def _decode(status: int, body: bytes, limit: int) -> dict[str, Any]:
+def decode_response(status: int, body: bytes, limit: int) -> dict[str, Any]:
+    """Map a finished response to a document or the failure it means.
+
+    Raises:
+        ResolutionFailed: as `DocumentFetcher.fetch_json`.
+    """
     if status == 404:
         raise ResolutionFailed(FailureKind.NOT_FOUND, "DID not found (404)")
     if status == 410:
