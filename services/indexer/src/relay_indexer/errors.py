@@ -1,0 +1,39 @@
+"""Every error the indexer's domain code raises.
+
+IndexerError
+├── InvalidCursor        a pagination cursor is not one this service handed out
+├── InvalidUpdate        a state change is malformed (e.g. a repo head without its commit CID)
+└── UnknownHost          an update names a host that was never registered
+
+Each carries a bounded `reason` (metric label), like `relay_core.errors`.
+"""
+
+from __future__ import annotations
+
+__all__ = ["IndexerError", "InvalidCursor", "InvalidUpdate", "UnknownHost"]
+
+
+class IndexerError(Exception):
+    """Root of the indexer's errors. `reason` is a short snake_case label from a bounded set."""
+
+    default_reason = "error"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or self.default_reason
+
+
+class InvalidCursor(IndexerError, ValueError):
+    default_reason = "bad_cursor"
+
+
+class InvalidUpdate(IndexerError, ValueError):
+    default_reason = "bad_update"
+
+
+class UnknownHost(IndexerError, LookupError):
+    default_reason = "unknown_host"
+
+    def __init__(self, hostnames: list[str]) -> None:
+        super().__init__(f"hosts not registered: {', '.join(sorted(hostnames))}")
+        self.hostnames = sorted(hostnames)
