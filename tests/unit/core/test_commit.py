@@ -4,7 +4,13 @@ import pytest
 
 from relay_core.cbor import decode_dag_cbor, encode_dag_cbor
 from relay_core.cid import Cid
-from relay_core.commit import encode_commit, parse_commit, sign_commit, unsigned_commit_bytes, verify_commit_signature
+from relay_core.commit import (
+    encode_commit,
+    parse_commit,
+    sign_commit,
+    unsigned_commit_bytes,
+    verify_commit_signature,
+)
 from relay_core.errors import InvalidCommit, InvalidSignature
 from relay_core.keys import Curve, PrivateKey
 from relay_core.syntax.did import parse_did
