@@ -23,7 +23,8 @@ INDIGO = SHARED / "interop" / "indigo-testdata"
 
 
 def _load(name: str) -> list[dict[str, Any]]:
-    return json.loads((DATA_MODEL / name).read_text())
+    vectors: list[dict[str, Any]] = json.loads((DATA_MODEL / name).read_text())
+    return vectors
 
 
 def _b64(text: str) -> bytes:

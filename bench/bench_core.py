@@ -1,0 +1,122 @@
+"""Microbenchmarks of the protocol core's per-event costs; prints a markdown table.
+
+Run: `uv run --frozen python bench/bench_core.py`. Builds a typical 1-op #commit (40-record repo)
+with the real MST and signer, then times each stage of verification.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from relay_core.car import read_car, write_car
+from relay_core.cbor import encode_dag_cbor
+from relay_core.cid import Cid
+from relay_core.commit import encode_commit, parse_commit, sign_commit, verify_commit_signature
+from relay_core.firehose.events import CommitEvent, parse_event
+from relay_core.firehose.frames import decode_frame, encode_frame
+from relay_core.firehose.verify import verify_commit_event
+from relay_core.keys import Curve, PrivateKey
+from relay_core.mst import Mst
+from relay_core.syntax.did import parse_did
+from relay_core.syntax.tid import tid_from_time
+
+NOW_US = 1_700_000_000_000_000
+DID = parse_did("did:plc:abcdefghijklmnopqrstuvwx")
+
+
+def build_frame(key: PrivateKey, n_existing: int = 40) -> bytes:
+    def rec(i: int) -> tuple[Cid, bytes]:
+        block = encode_dag_cbor(
+            {"$type": "app.bsky.feed.post", "text": f"post {i}", "createdAt": "2023-11-14T22:13:20Z"}
+        )
+        return Cid.for_dag_cbor(block), block
+
+    def path(i: int) -> str:
+        return f"app.bsky.feed.post/{tid_from_time(NOW_US - 10_000_000 + i)}"
+
+    old = Mst.from_items([(path(i), rec(i)[0]) for i in range(n_existing)])
+    rcid, rblock = rec(999)
+    new = old.set(path(999), rcid)
+    rev = tid_from_time(NOW_US)
+    commit = sign_commit(did=DID, data=new.root, rev=rev, prev=None, key=key)
+    block = encode_commit(commit)
+    ccid = Cid.for_dag_cbor(block)
+    blocks = {ccid: block, rcid: rblock, **new.proof_blocks([path(999)])}
+    body = {
+        "seq": 1,
+        "repo": DID,
+        "rev": str(rev),
+        "since": None,
+        "commit": ccid,
+        "blocks": write_car([ccid], blocks),
+        "ops": [{"action": "create", "path": path(999), "cid": rcid}],
+        "blobs": [],
+        "prevData": old.root,
+        "time": "2023-11-14T22:13:20.000Z",
+        "tooBig": False,
+        "rebase": False,
+    }
+    return encode_frame("#commit", body)
+
+
+def per_op_us(fn: Callable[[], object], min_seconds: float = 0.3) -> float:
+    n = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return elapsed / n * 1e6
+        n *= 2
+
+
+def main() -> None:
+    rows: list[tuple[str, float]] = []
+    for curve in (Curve.K256, Curve.P256):
+        frame = _bench_curve(curve, rows)
+    print(f"frame size: {len(frame)} bytes\n")
+    print("| operation | µs/op |\n|---|---|")
+    for name, us in rows:
+        print(f"| {name} | {us:.1f} |")
+
+
+def _commit_event(frame: bytes) -> CommitEvent:
+    evt = parse_event(decode_frame(frame))
+    assert isinstance(evt, CommitEvent)
+    return evt
+
+
+def _bench_curve(curve: Curve, rows: list[tuple[str, float]]) -> bytes:
+    key = PrivateKey.generate(curve)
+    frame = build_frame(key)
+    evt = _commit_event(frame)
+    car = read_car(evt.blocks, max_bytes=2_000_000, max_blocks=10_000)
+    block = car.blocks[evt.commit]
+    commit = parse_commit(block)
+    pub = key.public_key
+    if curve is Curve.K256:
+        rows.append(("frame decode (strict, header+body)", per_op_us(lambda: decode_frame(frame))))
+        rows.append(("frame decode + parse_event", per_op_us(lambda: _commit_event(frame))))
+        rows.append(
+            (
+                f"frame + parse_event + CAR split + sha256 of {len(car.blocks)} blocks",
+                per_op_us(
+                    lambda: read_car(_commit_event(frame).blocks, max_bytes=2_000_000, max_blocks=10_000)
+                ),
+            )
+        )
+        rows.append(("commit parse", per_op_us(lambda: parse_commit(block))))
+    rows.append((f"commit signature verify {curve}", per_op_us(lambda: verify_commit_signature(commit, pub))))
+    rows.append(
+        (
+            f"full verify_commit_event, 1 op, {curve} (frame decode included)",
+            per_op_us(lambda: verify_commit_event(_commit_event(frame), signing_key=pub, now_us=NOW_US)),
+        )
+    )
+    return frame
+
+
+if __name__ == "__main__":
+    main()
