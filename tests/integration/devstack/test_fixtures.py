@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import asyncpg
 import pytest
+from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 
 pytestmark = pytest.mark.integration
 
 
-async def test_jetstream_publish_then_consume(jetstream, unique_name) -> None:
+async def test_jetstream_publish_then_consume(
+    jetstream: JetStreamContext, unique_name: Callable[[str], str]
+) -> None:
     stream, subject = unique_name("DEVSTACK"), unique_name("devstack")
     await jetstream.add_stream(StreamConfig(name=stream, subjects=[subject]))
     for i in range(3):
@@ -23,7 +28,7 @@ async def test_jetstream_publish_then_consume(jetstream, unique_name) -> None:
     await jetstream.delete_stream(stream)
 
 
-def test_unique_names_differ(unique_name) -> None:
+def test_unique_names_differ(unique_name: Callable[[str], str]) -> None:
     assert unique_name("S") != unique_name("S")
 
 

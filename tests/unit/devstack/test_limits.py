@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from relay_devstack.errors import InvalidMemoryLimit
 from relay_devstack.limits import DEFAULT_MEMORY_LIMITS, format_bytes, memory_limits, parse_memory_limit
 from relay_devstack.stack import SERVICE_NAMES

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from relay_devstack.routes import Backend, InvalidRequestHead, parse_request_head, route_for
 
 
@@ -27,7 +26,9 @@ def test_route_for(path: str, backend: Backend | None) -> None:
 
 
 def test_path_drops_query_and_absolute_form() -> None:
-    head = parse_request_head(b"GET /xrpc/com.atproto.sync.subscribeRepos?cursor=5 HTTP/1.1\r\nHost: x\r\n\r\n")
+    head = parse_request_head(
+        b"GET /xrpc/com.atproto.sync.subscribeRepos?cursor=5 HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
     assert head.path == "/xrpc/com.atproto.sync.subscribeRepos"
     absolute = parse_request_head(b"GET http://relay.test/xrpc/a.b.c?x=1 HTTP/1.1\r\n\r\n")
     assert absolute.path == "/xrpc/a.b.c"
@@ -46,8 +47,8 @@ def test_plain_request_is_forwarded_with_connection_close() -> None:
 
 def test_upgrade_keeps_its_connection_header_and_appends_forwarded_for() -> None:
     head = parse_request_head(
-        b"GET /xrpc/com.atproto.sync.subscribeRepos HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\n"
-        b"Upgrade: websocket\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n"
+        b"GET /xrpc/com.atproto.sync.subscribeRepos HTTP/1.1\r\nHost: x\r\n"
+        b"Connection: keep-alive, Upgrade\r\nUpgrade: websocket\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n"
     )
     assert head.is_upgrade
     out = head.encode_for_backend("127.0.0.1").decode()

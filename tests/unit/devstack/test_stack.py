@@ -24,7 +24,9 @@ def test_ports_match_docs_ports_md() -> None:
 
 def test_specs_carry_every_port_and_shared_keys() -> None:
     config = StackConfig(state_dir=Path("/tmp/x"), port_offset=100)
-    specs = build_service_specs(config, nats_url="nats://127.0.0.1:4322", database_url="postgresql://p@/relay")
+    specs = build_service_specs(
+        config, nats_url="nats://127.0.0.1:4322", database_url="postgresql://p@/relay"
+    )
     assert [s.name for s in specs] == list(SERVICE_NAMES)
     validator = next(s for s in specs if s.name == "validator")
     assert validator.argv[1:] == ("-m", "relay_validator")

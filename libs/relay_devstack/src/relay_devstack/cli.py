@@ -20,6 +20,9 @@ from relay_devstack.status import load_stack, render_table, service_health
 
 __all__ = ["main"]
 
+_CRASH_LOOP_RESTARTS = 3
+"""Restarts during `up` after which a service is reported as failing instead of waited for."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
@@ -96,10 +99,17 @@ def _up(layout: StateLayout, args: argparse.Namespace, timeout_seconds: float) -
             if all(health.values()):
                 print(render_table(stack, health))
                 return 0
+            crashing = [s["name"] for s in stack["services"] if s["restarts"] >= _CRASH_LOOP_RESTARTS]
+            if crashing:
+                # No point waiting out the timeout for a service that cannot start.
+                health = {name: False for name in crashing}
+                print(f"crash loop at startup: {', '.join(crashing)}", file=sys.stderr)
+                break
         time.sleep(0.25)
+    else:
+        print(f"timed out after {timeout_seconds:.0f}s", file=sys.stderr)
     down = sorted(name for name, ok in health.items() if not ok)
-    print(f"timed out after {timeout_seconds:.0f}s; not healthy: {', '.join(down) or 'stack not started'}",
-          file=sys.stderr)  # fmt: skip
+    print(f"not healthy: {', '.join(down) or 'stack not started'}", file=sys.stderr)
     for name in down:
         print(f"--- {layout.logs / f'{name}.log'}\n{_tail(layout.logs / f'{name}.log')}", file=sys.stderr)
     _down(layout, timeout_seconds)

@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from relay_devstack.nats import NatsServer
@@ -57,14 +57,15 @@ def read_pid_file(layout: StateLayout) -> int | None:
 async def run_stack(
     config: StackConfig,
     *,
-    specs: Sequence[ServiceSpec] | None = None,
+    build_specs: Callable[[str, str], Sequence[ServiceSpec]] | None = None,
     stop: asyncio.Event | None = None,
 ) -> int:
     """Start everything, serve until SIGTERM/SIGINT, stop everything. Returns the exit status.
 
     Args:
         config: ports, limits and state dir.
-        specs: services to supervise instead of the six relay services (tests use tiny programs).
+        build_specs: ``(nats_url, database_url) -> specs`` to supervise instead of the six relay
+            services (tests run stand-ins with the same env contract).
         stop: set it to stop the stack; by default SIGTERM/SIGINT do.
     """
     layout = config.layout
@@ -95,11 +96,10 @@ async def run_stack(
             stack.callback(postgres.stop)
             await _apply_migrations(dsn)
 
-            chosen = (
-                list(specs)
-                if specs is not None
-                else build_service_specs(config, nats_url=endpoints.client_url, database_url=dsn)
-            )
+            if build_specs is None:
+                chosen = build_service_specs(config, nats_url=endpoints.client_url, database_url=dsn)
+            else:
+                chosen = list(build_specs(endpoints.client_url, dsn))
             router = Router(_router_backends(config), port=config.router_port)
             await router.start()
             stack.push_async_callback(router.close)
