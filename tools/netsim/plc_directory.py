@@ -20,12 +20,15 @@ HTTP API (JSON bodies; the `/_sim` routes trust the caller, as only loopback cli
 - `GET /<did>` – the DID document (`application/did+ld+json`).
 - `GET /_health` – `{"accounts": N}`.
 - `GET /_sim/accounts/<i>` – `{"did", "handle", "pds_endpoint", "signing_key"}` of account `i`.
+- `GET /_sim/dids?offset=0&limit=1000` – `{"dids": [...]}`, seeded DIDs in account order.
 - `POST /_sim/register` – `{"did", "handle", "pds_endpoint", "signing_key": "did:key:..."}` adds
   or replaces a DID (any did:plc/did:web string).
 - `POST /_sim/update/<did>` – any of `handle`, `pds_endpoint`, `signing_key` (a did:key), or
   `"rotate": true` to move a seeded account to its next deterministic signing key.
 - `POST /_sim/tombstone/<did>` – later `GET`s answer 410.
 - `PUT /_sim/raw/<did>` – serve the request body verbatim (for invalid or oversized documents).
+- `GET /.well-known/did.json` – the document of `did:web:<Host header>` (`:` escaped as `%3A`),
+  so a DID registered as `did:web:localhost%3A<port>` makes this server its did:web host too.
 
 Run it: `python -m tools.netsim.plc_directory --port 2582 --accounts 1000 --seed dev
 --pds http://localhost:2583`. It prints one JSON line `{"event": "ready", "url": ...}` on stdout
@@ -189,6 +192,10 @@ class PlcDirectory:
     def __len__(self) -> int:
         return len(self._records)
 
+    @property
+    def seeded_count(self) -> int:
+        return len(self._seeded)
+
     def add_accounts(self, count: int) -> list[str]:
         """Create the next `count` deterministic accounts; returns their DIDs."""
         dids = []
@@ -203,6 +210,9 @@ class PlcDirectory:
 
     def seeded_did(self, index: int) -> str:
         return self._seeded[index]
+
+    def seeded_dids(self, offset: int, limit: int) -> list[str]:
+        return self._seeded[max(offset, 0) : max(offset, 0) + max(limit, 0)]
 
     def register(self, did: str, *, handle: str | None, pds_endpoint: str | None, signing_key: str) -> None:
         """Add or replace a DID with a generated document."""
@@ -279,14 +289,27 @@ def create_app(directory: PlcDirectory) -> Starlette:
         status, body = directory.lookup(request.path_params["did"])
         return Response(body, status, media_type=_DID_JSON if status == 200 else "application/json")
 
+    async def did_web_document(request: Request) -> Response:
+        host = request.headers.get("host", "").replace(":", "%3A")
+        status, body = directory.lookup(f"did:web:{host}")
+        return Response(body, status, media_type="application/json")
+
     async def health(request: Request) -> Response:
         return JSONResponse({"accounts": len(directory)})
 
     async def account(request: Request) -> Response:
         index = request.path_params["index"]
-        if not 0 <= index < len(directory._seeded):
+        if not 0 <= index < directory.seeded_count:
             return JSONResponse({"message": "no such account"}, 404)
         return JSONResponse(directory.account_info(index))
+
+    async def seeded_dids(request: Request) -> Response:
+        try:
+            offset = int(request.query_params.get("offset", "0"))
+            limit = min(int(request.query_params.get("limit", "1000")), 10_000)
+        except ValueError:
+            return JSONResponse({"message": "offset and limit must be integers"}, 400)
+        return JSONResponse({"dids": directory.seeded_dids(offset, limit)})
 
     async def register(request: Request) -> Response:
         body = await request.json()
@@ -331,7 +354,9 @@ def create_app(directory: PlcDirectory) -> Starlette:
     return Starlette(
         routes=[
             Route("/_health", health),
+            Route("/.well-known/did.json", did_web_document),
             Route("/_sim/accounts/{index:int}", account),
+            Route("/_sim/dids", seeded_dids),
             Route("/_sim/register", register, methods=["POST"]),
             Route("/_sim/update/{did}", update, methods=["POST"]),
             Route("/_sim/tombstone/{did}", tombstone, methods=["POST"]),

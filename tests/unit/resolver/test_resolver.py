@@ -45,7 +45,8 @@ class InMemorySource:
 
 
 def accounts(n: int) -> tuple[list[str], dict[str, Mapping[str, Any]]]:
-    dids, docs = [], {}
+    dids: list[str] = []
+    docs: dict[str, Mapping[str, Any]] = {}
     for i in range(n):
         acct = derive_account("unit", i, PDS)
         dids.append(acct.did)

@@ -1,30 +1,94 @@
-"""gRPC servicer of the resolver: the only module here that touches protobuf messages."""
+"""gRPC servicer of the resolver: the only module here that touches protobuf messages.
+
+Conversion to and from the domain types happens in the named `to_proto_*` functions below, so
+`IdentityResolver` never sees a protobuf message.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
+import grpc
 from relay_proto.resolver.v1 import resolver_pb2, resolver_pb2_grpc
 from relay_runtime.grpc_server import GrpcServer
-from relay_runtime.unimplemented import unimplemented_servicer
 
-__all__ = ["ISSUE", "SERVICE_NAME", "ResolverApi", "add_to"]
+from relay_resolver.errors import FailureKind
+from relay_resolver.outcome import Outcome, Resolved
+from relay_resolver.resolver import IdentityResolver
+
+__all__ = ["SERVICE_NAME", "ResolverApi", "add_to", "to_proto_resolution"]
 
 _DESCRIPTOR: Final = resolver_pb2.DESCRIPTOR.services_by_name["ResolverService"]
 SERVICE_NAME: Final[str] = _DESCRIPTOR.full_name
 """Fully qualified service name, as listed by reflection and used for gRPC health."""
-ISSUE: Final = 4
-"""The issue that builds this service's behaviour; until then its RPCs answer UNIMPLEMENTED."""
+
+_ERROR_CODES: Final[dict[FailureKind, resolver_pb2.ResolveErrorCode.ValueType]] = {
+    FailureKind.INVALID_DID: resolver_pb2.RESOLVE_ERROR_CODE_INVALID_DID,
+    FailureKind.NOT_FOUND: resolver_pb2.RESOLVE_ERROR_CODE_NOT_FOUND,
+    FailureKind.TOMBSTONED: resolver_pb2.RESOLVE_ERROR_CODE_TOMBSTONED,
+    FailureKind.INVALID_DOCUMENT: resolver_pb2.RESOLVE_ERROR_CODE_INVALID_DOCUMENT,
+    FailureKind.UNREACHABLE: resolver_pb2.RESOLVE_ERROR_CODE_UNREACHABLE,
+    FailureKind.OVERLOADED: resolver_pb2.RESOLVE_ERROR_CODE_OVERLOADED,
+}
 
 
-# Placeholders answer every RPC until defined below; a dynamic base, hence the one ignore.
-_Base: Any = unimplemented_servicer(resolver_pb2_grpc.ResolverServiceServicer, _DESCRIPTOR, ISSUE)
+def to_proto_resolution(did: str, outcome: Outcome) -> Any:
+    """One `relay.resolver.v1.Resolution` for `did` (echoed exactly as requested)."""
+    if isinstance(outcome, Resolved):
+        identity = outcome.identity
+        return resolver_pb2.Resolution(
+            did=did,
+            identity=resolver_pb2.Identity(
+                did=identity.did,
+                signing_key=identity.signing_key.did_key(),
+                pds_endpoint=identity.pds_endpoint or "",
+                handle=identity.handle or "",
+                # NOTE: bidirectional handle verification is not done here yet.
+                handle_verified=False,
+                resolved_at_us=outcome.resolved_at_us,
+            ),
+        )
+    return resolver_pb2.Resolution(
+        did=did,
+        error=resolver_pb2.ResolveError(code=_ERROR_CODES[outcome.kind], message=outcome.message),
+    )
 
 
-class ResolverApi(_Base):  # type: ignore[misc]
-    """``relay.resolver.v1.ResolverService``: RPCs answer UNIMPLEMENTED naming issue #4 until it lands."""
+class ResolverApi(resolver_pb2_grpc.ResolverServiceServicer):  # type: ignore[misc]
+    """`relay.resolver.v1.ResolverService` over an `IdentityResolver`.
+
+    Args:
+        resolver: the domain object answering requests.
+        max_batch_dids: larger `ResolveDids` requests are refused with INVALID_ARGUMENT, which
+            bounds the work (and tasks) one call can create.
+    """
+
+    def __init__(self, resolver: IdentityResolver, *, max_batch_dids: int) -> None:
+        self._resolver = resolver
+        self._max_batch_dids = max_batch_dids
+
+    async def ResolveDids(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        dids = list(request.dids)
+        if len(dids) > self._max_batch_dids:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{len(dids)} DIDs in one call; the limit is {self._max_batch_dids}",
+            )
+        outcomes = await self._resolver.resolve_many(dids, fresh=request.fresh)
+        return resolver_pb2.ResolveDidsResponse(
+            resolutions=[to_proto_resolution(did, o) for did, o in zip(dids, outcomes, strict=True)]
+        )
+
+    async def Invalidate(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        dids = list(request.dids)
+        if len(dids) > self._max_batch_dids:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{len(dids)} DIDs in one call; the limit is {self._max_batch_dids}",
+            )
+        return resolver_pb2.InvalidateResponse(invalidated=self._resolver.invalidate(dids))
 
 
 def add_to(server: GrpcServer, api: ResolverApi) -> None:
-    """Register ``api`` on ``server`` (health and reflection list it by :data:`SERVICE_NAME`)."""
+    """Register `api` on `server` (health and reflection list it by `SERVICE_NAME`)."""
     server.add_service(resolver_pb2_grpc.add_ResolverServiceServicer_to_server, api, SERVICE_NAME)

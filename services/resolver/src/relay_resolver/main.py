@@ -6,8 +6,12 @@ import asyncio
 
 from relay_runtime import ServiceRuntime, configure_logging
 
-from relay_resolver import grpc_api, metrics as metrics
+from relay_resolver import grpc_api, metrics
 from relay_resolver.config import SERVICE, ResolverConfig
+from relay_resolver.did_web import DidWebSource
+from relay_resolver.http_client import DocumentFetcher
+from relay_resolver.plc import PlcSource
+from relay_resolver.resolver import DocumentSource, IdentityResolver
 
 __all__ = ["main", "run"]
 
@@ -16,10 +20,20 @@ async def main() -> None:
     config = ResolverConfig.from_env()
     configure_logging(config.runtime.log_level, service=SERVICE)
     async with ServiceRuntime(config.runtime, service_config=config) as runtime:
-        # Honest state until the service's behaviour exists: /readyz 503 and gRPC health NOT_SERVING.
-        runtime.readiness.not_implemented(grpc_api.ISSUE)
-        grpc_api.add_to(runtime.grpc, grpc_api.ResolverApi())
-        await runtime.serve()
+        observer = metrics.PrometheusObserver()
+        fetcher = DocumentFetcher(config.http_limits(), observe_latency=observer.http_request)
+        sources: dict[str, DocumentSource] = {
+            "plc": PlcSource(fetcher, config.plc_url),
+            "web": DidWebSource(fetcher, dev_mode=config.runtime.dev_mode),
+        }
+        resolver = IdentityResolver(sources, config.cache_policy(), observer)
+        grpc_api.add_to(runtime.grpc, grpc_api.ResolverApi(resolver, max_batch_dids=config.max_batch_dids))
+        try:
+            await runtime.serve()
+        finally:
+            # After gRPC stopped: nobody waits on a fetch any more.
+            await resolver.aclose()
+            await fetcher.aclose()
 
 
 def run() -> None:

@@ -114,6 +114,14 @@ class IdentityResolver:
     def fetches_in_flight(self) -> int:
         return len(self._running)
 
+    async def aclose(self) -> None:
+        """Cancel fetches still running (at shutdown, once no caller waits for them)."""
+        tasks = list(self._running)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._flights.clear()
+
     async def resolve_many(self, raw_dids: Sequence[str], *, fresh: bool = False) -> list[Outcome]:
         """Resolve a batch; one outcome per input, in input order (duplicates resolve once).
 
