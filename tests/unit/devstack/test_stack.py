@@ -37,6 +37,9 @@ def test_specs_carry_every_port_and_shared_keys() -> None:
     assert validator.env["RELAY_DEV_MODE"] == "1"
     assert validator.health_url == "http://127.0.0.1:9202/healthz"
     assert "RELAY_VALIDATOR_HTTP_PORT" not in validator.env
+    assert validator.env["RELAY_INDEXER_ROCKSDB_PATH"] == str(
+        Path("/tmp/x").resolve() / "indexer" / "collections"
+    )
 
 
 def test_event_json_is_one_flat_line_without_empty_fields() -> None:

@@ -118,6 +118,8 @@ def build_service_specs(config: StackConfig, *, nats_url: str, database_url: str
         "DATABASE_URL": database_url,
         "LOG_LEVEL": config.log_level,
         "RELAY_DEV_MODE": "1",
+        # Service data lives in the state dir, not wherever `up` happened to be run from.
+        "RELAY_INDEXER_ROCKSDB_PATH": str(config.layout.root / "indexer" / "collections"),
         "PYTHONUNBUFFERED": "1",
     }
     specs = []
