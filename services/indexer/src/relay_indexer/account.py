@@ -20,6 +20,7 @@ __all__ = [
     "AccountUpdate",
     "RepoHead",
     "effective_status",
+    "hides_records",
 ]
 
 
@@ -91,3 +92,13 @@ class AccountUpdate:
     host: str | None = None
     upstream_status: AccountStatus | None = None
     head: RepoHead | None = None
+
+
+def hides_records(status: AccountStatus) -> bool:
+    """Whether the collection directory hides the DID while the account is in `status`.
+
+    Takedown, suspension and deactivation hide (reversibly: the entries are kept). Deletion is
+    handled apart (everything is removed). Desynchronized and throttled accounts still hold their
+    records, so they stay listed.
+    """
+    return status in (AccountStatus.TAKENDOWN, AccountStatus.SUSPENDED, AccountStatus.DEACTIVATED)

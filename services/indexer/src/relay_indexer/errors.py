@@ -3,14 +3,15 @@
 IndexerError
 ├── InvalidCursor        a pagination cursor is not one this service handed out
 ├── InvalidUpdate        a state change is malformed (e.g. a repo head without its commit CID)
-└── UnknownHost          an update names a host that was never registered
+├── UnknownHost          an update names a host that was never registered
+└── XrpcError            an XRPC query must fail with this status and error name
 
 Each carries a bounded `reason` (metric label), like `relay_core.errors`.
 """
 
 from __future__ import annotations
 
-__all__ = ["IndexerError", "InvalidCursor", "InvalidUpdate", "UnknownHost"]
+__all__ = ["IndexerError", "InvalidCursor", "InvalidUpdate", "UnknownHost", "XrpcError"]
 
 
 class IndexerError(Exception):
@@ -37,3 +38,15 @@ class UnknownHost(IndexerError, LookupError):
     def __init__(self, hostnames: list[str]) -> None:
         super().__init__(f"hosts not registered: {', '.join(sorted(hostnames))}")
         self.hostnames = sorted(hostnames)
+
+
+class XrpcError(IndexerError):
+    """Becomes the XRPC error body `{"error": name, "message": message}` with `status`."""
+
+    default_reason = "xrpc_error"
+
+    def __init__(self, name: str, message: str, *, status: int = 400) -> None:
+        super().__init__(message, reason=name)
+        self.name = name
+        self.message = message
+        self.status = status
