@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from relay_admin.config import AdminConfig
+from relay_firehose.config import FirehoseConfig
+from relay_indexer.config import IndexerConfig
 from relay_runtime.config import (
     RuntimeConfig,
     config_for_log,
@@ -11,10 +14,6 @@ from relay_runtime.config import (
     redact_url,
 )
 from relay_runtime.errors import ConfigError
-
-from relay_admin.config import AdminConfig
-from relay_firehose.config import FirehoseConfig
-from relay_indexer.config import IndexerConfig
 from relay_slurper.config import SlurperConfig
 from relay_validator.config import ValidatorConfig
 

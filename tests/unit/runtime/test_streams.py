@@ -8,7 +8,9 @@ from relay_runtime import streams
 
 def test_partition_is_stable_and_in_range() -> None:
     # Fixed expectations: the partition must not change across processes or Python versions.
-    assert streams.partition_for_host("pds.example.com", 8) == streams.partition_for_host("PDS.example.com", 8)
+    assert streams.partition_for_host("pds.example.com", 8) == 0
+    assert streams.partition_for_host("bsky.network", 64) == 63
+    assert streams.partition_for_host("PDS.Example.com", 8) == 0
     values = {streams.partition_for_host(f"pds{i}.example.com", 8) for i in range(200)}
     assert values == set(range(8))
 
@@ -45,3 +47,10 @@ def test_every_stream_documents_who_publishes_and_consumes() -> None:
     for stream in (streams.RAW_FRAMES, streams.VERIFIED, streams.FIREHOSE_LOG):
         assert "Publisher" in stream.description
         assert "onsumer" in stream.description
+
+
+def test_stream_def_refuses_duplicate_window_longer_than_max_age() -> None:
+    with pytest.raises(ValueError, match="duplicate window"):
+        streams.StreamDef(
+            name="X", subjects=("x",), retention=streams.Retention.LIMITS, description="", max_age_seconds=10
+        )

@@ -65,6 +65,8 @@ class ServiceRuntime:
         self.ops = OpsServer(
             self.readiness, service=config.service, host=config.bind_host, port=config.ops_port
         )
+        self.started = asyncio.Event()
+        """Set once ``serve()`` has the gRPC server listening (tests and supervisors wait on it)."""
         self.stopping = asyncio.Event()
         """Set when shutdown begins: long-running loops stop taking new work and drain."""
         self._service_config = service_config
@@ -146,6 +148,7 @@ class ServiceRuntime:
         A coroutine that returns early is simply done; the service keeps serving.
         """
         await self.grpc.start()
+        self.started.set()
         tasks = [asyncio.create_task(c) for c in coroutines]
         watcher = asyncio.create_task(self._watch_readiness())
         failure: BaseException | None = None

@@ -81,6 +81,11 @@ class StreamDef:
     """Window in which a repeated ``Nats-Msg-Id`` is dropped by the server."""
     file_storage: bool = True
 
+    def __post_init__(self) -> None:
+        # The server refuses this (err 10052); failing at import names the definition instead.
+        if self.max_age_seconds and self.duplicate_window_seconds > self.max_age_seconds:
+            raise ValueError(f"{self.name}: duplicate window must not exceed max age")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConsumerDef:

@@ -1,0 +1,91 @@
+"""JetStream helpers against a real nats-server (tests/fixtures/nats.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+from opentelemetry import trace
+from relay_runtime import jetstream as jsx
+from relay_runtime.config import RuntimeConfig
+from relay_runtime.service import ServiceRuntime
+from relay_runtime.streams import ConsumerDef, Retention, StreamDef
+from relay_runtime.tracing import configure_tracing, context_from_headers
+
+pytestmark = pytest.mark.integration
+
+
+def _stream(name: str) -> StreamDef:
+    return StreamDef(
+        name=name,
+        subjects=(f"{name.lower()}.*",),
+        retention=Retention.WORK_QUEUE,
+        description="test stream. Publisher: test. Consumer: test.",
+        max_age_seconds=60,
+        discard_new=True,
+        duplicate_window_seconds=30,
+    )
+
+
+async def test_ensure_streams_is_idempotent_and_updates_in_place(jetstream, unique_name) -> None:
+    definition = _stream(unique_name("S"))
+    await jsx.ensure_streams(jetstream, [definition])
+    await jsx.ensure_streams(jetstream, [definition])
+    await jsx.ensure_streams(jetstream, [dataclasses.replace(definition, max_age_seconds=120)])
+    info = await jetstream.stream_info(definition.name)
+    assert info.config.max_age == 120
+    assert info.config.retention == "workqueue"
+    await jetstream.delete_stream(definition.name)
+
+
+async def test_publish_dedupes_and_consume_redelivers_failures_with_trace(jetstream, unique_name) -> None:
+    configure_tracing("test")
+    definition = _stream(unique_name("S"))
+    subject = f"{definition.name.lower()}.0"
+    await jsx.ensure_streams(jetstream, [definition])
+    with trace.get_tracer("test").start_as_current_span("publish") as span:
+        first = await jsx.publish(jetstream, subject, b"one", msg_id="h:1")
+        again = await jsx.publish(jetstream, subject, b"one", msg_id="h:1")
+        await jsx.publish(jetstream, subject, b"two", msg_id="h:2")
+        trace_id = span.get_span_context().trace_id
+    assert again.duplicate and not first.duplicate
+
+    consumer = ConsumerDef(
+        stream=definition.name, durable=unique_name("C"), filter_subject=subject, description="test"
+    )
+    stop = asyncio.Event()
+    seen: list[tuple[bytes, int]] = []
+    failed_once: set[bytes] = set()
+
+    async def handler(msg) -> None:
+        parent = trace.get_current_span(context_from_headers(msg.headers))
+        seen.append((msg.data, parent.get_span_context().trace_id))
+        if msg.data == b"one" and msg.data not in failed_once:
+            failed_once.add(msg.data)
+            raise ValueError("transient")
+        if len(seen) >= 3:
+            stop.set()
+
+    acked = await asyncio.wait_for(
+        jsx.consume(jetstream, consumer, handler, stop=stop, batch=10, fetch_timeout_seconds=0.2), 10
+    )
+    assert acked == 2
+    assert [data for data, _ in seen] == [b"one", b"two", b"one"]
+    assert {tid for _, tid in seen} == {trace_id}
+    info = await jetstream.stream_info(definition.name)
+    assert info.state.messages == 0  # work-queue: acked messages are gone
+    await jetstream.delete_stream(definition.name)
+
+
+async def test_service_runtime_connects_nats_and_reports_it_ready(nats_server, unique_name) -> None:
+    config = RuntimeConfig(service="slurper", grpc_port=0, ops_port=0, nats_url=nats_server)
+    definition = _stream(unique_name("S"))
+    async with ServiceRuntime(config, uses_nats=True, streams=[definition], handle_signals=False) as runtime:
+        assert runtime.nats.is_connected
+        report = await runtime.readiness.evaluate()
+        assert report.ready, report.reason
+        info = await runtime.jetstream.stream_info(definition.name)
+        assert info.config.name == definition.name
+        await runtime.jetstream.delete_stream(definition.name)
+    assert runtime.nats.is_closed
