@@ -27,6 +27,7 @@ __all__ = [
     "Node",
     "Ref",
     "build",
+    "cover",
     "delete",
     "empty_root",
     "get",
@@ -87,7 +88,7 @@ def _load_block(cid: bytes, layer: int, source: BlockSource) -> Node:
     data = source(cid)
     if data is None:
         raise _incomplete("walk the tree")
-    raw = decode_node_raw(data)
+    raw = decode_node_raw(data, strict=False)
     if raw.layer is None:
         if raw.gaps[0] is None:
             raise InvalidMst("empty MST node below the root", reason="bad_node")
@@ -104,7 +105,7 @@ def empty_root() -> Node:
     return Node(0, [], [], [None])
 
 
-def load_root(cid: bytes, source: BlockSource) -> Node:
+def load_root(cid: bytes, source: BlockSource, *, strict: bool = True) -> Node:
     """Load a root node; its layer comes from its keys, since nothing sits above it.
 
     Raises:
@@ -114,7 +115,7 @@ def load_root(cid: bytes, source: BlockSource) -> Node:
     data = source(cid)
     if data is None:
         raise _incomplete("read the root")
-    raw = decode_node_raw(data)
+    raw = decode_node_raw(data, strict=strict)
     if raw.layer is None:
         if raw.gaps[0] is not None:
             raise InvalidMst("MST root has no entries but a subtree", reason="bad_node")
@@ -342,3 +343,16 @@ def walk(root: Node, source: BlockSource) -> Iterator[tuple[bytes, bytes]]:
 def mapping_source(blocks: Mapping[bytes, bytes]) -> BlockSource:
     """A `BlockSource` over a raw-CID-keyed mapping."""
     return blocks.get
+
+
+def cover(node: Node, key: bytes, source: BlockSource, out: set[bytes]) -> None:
+    """Add to `out` the CIDs of the nodes proving `key`'s place: its search path to layer 0 and,
+    where the key sits in a node, the facing edges of both neighbouring subtrees."""
+    assert node.cid is not None, "seal the tree first"
+    out.add(node.cid)
+    i = bisect_left(node.keys, key)
+    hit = i < len(node.keys) and node.keys[i] == key
+    for j in (i, i + 1) if hit else (i,):
+        child = load(node, j, source)
+        if child is not None:
+            cover(child, key, source, out)

@@ -1,10 +1,15 @@
-"""The MST node wire format, encoded and decoded by hand for speed and strictness.
+"""The MST node wire format: strict decode and canonical encode.
 
 A node is the DAG-CBOR map ``{"e": [entry...], "l": link|null}`` and an entry is
-``{"k": suffix bytes, "p": prefix length, "t": link|null, "v": link}``. Keys are sorted the
-DAG-CBOR way (length first, then bytes), so the byte layout is fixed up to the lengths and
-values. That lets the codec check canonical form while it reads, without a generic CBOR pass,
-and sidesteps the generic decoder's inability to tell a byte string from a CID link.
+``{"k": suffix bytes, "p": prefix length, "t": link|null, "v": link}``.
+
+Speed comes from libipld (Rust), which checks map key order, definite lengths and trailing
+bytes, and represents links as their raw CID bytes. What it lets through (non-minimal heads,
+and a byte string versus a link with the same content) is closed by re-encoding the decoded
+node and requiring the exact input bytes back: canonical DAG-CBOR has one encoding per value,
+and libipld's encoder writes CID-shaped bytes as links, so a ``v`` smuggled in as a plain byte
+string, or a key suffix written as a link, fails the comparison. A key suffix can never be
+CID-shaped because key characters exclude 0x01 and 0x12.
 
 Internally a node is three lists: full ``keys``, record ``vals`` (binary CIDs) and ``gaps``,
 one longer than ``keys``: ``gaps[0]`` is ``l`` and ``gaps[i + 1]`` is entry ``i``'s ``t``.
@@ -12,40 +17,54 @@ one longer than ``keys``: ``gaps[0]`` is ``l`` and ``gaps[i + 1]`` is entry ``i`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
+import libipld
+
+from relay_core.cid import Cid
 from relay_core.errors import InvalidMst
-from relay_core.mst.keys import key_height_bytes, validate_key_bytes
+from relay_core.mst.keys import (
+    KEY_PATTERN,
+    MAX_KEY_BYTES,
+    common_prefix_bytes,
+    key_height_bytes,
+    validate_key_bytes,
+)
 
 __all__ = [
     "CID_PREFIX",
     "MAX_NODE_ENTRIES",
+    "NodeData",
+    "NodeEntry",
     "RawNode",
+    "decode_node",
     "decode_node_raw",
+    "encode_node",
     "encode_node_raw",
 ]
 
 CID_PREFIX = b"\x01\x71\x12\x20"
-"""Binary CIDv1 prefix for DAG-CBOR + SHA-256, the only link form the repository spec blesses."""
+"""Binary CIDv1 prefix for DAG-CBOR + SHA-256, the link form for MST nodes and records."""
 
 MAX_NODE_ENTRIES = 10_000
 """Guard against absurd nodes; real nodes hold a handful of entries (fanout 4)."""
 
-_CID_LEN = 36
 _RAW_PREFIX = b"\x01\x55\x12\x20"
-_TAG_CID = b"\xd8\x2a\x58\x25\x00"  # tag 42, 37-byte string, multibase identity prefix
-_NODE_HEAD = b"\xa2\x61e"
-_ENTRY_K = b"\xa4\x61k"
-_P = b"\x61p"
-_T = b"\x61t"
-_V = b"\x61v"
-_L = b"\x61l"
-_NULL = 0xF6
+_CID_LEN = 36
+_ENTRY_SHAPE = {("k", "p", "t", "v")}
+_KEYS_SHAPE = re.compile(KEY_PATTERN + rb"(?:\n" + KEY_PATTERN + rb")*").fullmatch
+_decode = libipld.decode_dag_cbor
+_encode = libipld.encode_dag_cbor
 
 
-@dataclass(frozen=True, slots=True)
-class RawNode:
-    """A decoded node: full keys, record CIDs and child links, all as raw bytes."""
+class RawNode(NamedTuple):
+    """A decoded node: full keys, record CIDs and child links, all as raw bytes.
+
+    A NamedTuple rather than a frozen dataclass: it is built once per node opened on the
+    inversion hot path and tuple construction is several times cheaper.
+    """
 
     keys: list[bytes]
     vals: list[bytes]
@@ -54,167 +73,176 @@ class RawNode:
     """Height shared by every key, or None for a node without entries."""
 
 
-def _head(major: int, n: int) -> bytes:
-    if n < 24:
-        return bytes((major | n,))
-    if n < 0x100:
-        return bytes((major | 24, n))
-    if n < 0x10000:
-        return bytes((major | 25, n >> 8, n & 0xFF))
-    return bytes((major | 26,)) + n.to_bytes(4, "big")
-
-
-def _link(cid: bytes | None) -> bytes:
-    return b"\xf6" if cid is None else _TAG_CID + cid
-
-
 def encode_node_raw(keys: list[bytes], vals: list[bytes], gaps: list[bytes | None]) -> bytes:
     """Encode a node to canonical DAG-CBOR bytes, prefix-compressing the keys.
 
     Args:
-        keys: full keys, strictly increasing.
+        keys: full, valid keys, strictly increasing.
         vals: the record CID of each key (binary).
         gaps: ``len(keys) + 1`` child links (binary CIDs or None).
     """
-    parts = [_NODE_HEAD, _head(0x80, len(keys))]
+    entries = []
     prev = b""
     for i, key in enumerate(keys):
-        limit = min(len(prev), len(key))
-        p = 0
-        while p < limit and prev[p] == key[p]:
-            p += 1
-        suffix = key[p:]
-        right = gaps[i + 1]
-        parts.append(_ENTRY_K)
-        parts.append(_head(0x40, len(suffix)))
-        parts.append(suffix)
-        parts.append(_P)
-        parts.append(_head(0x00, p))
-        parts.append(_T)
-        parts.append(b"\xf6" if right is None else _TAG_CID + right)
-        parts.append(_V)
-        parts.append(_TAG_CID)
-        parts.append(vals[i])
+        p = common_prefix_bytes(prev, key)
+        entries.append({"k": key[p:], "p": p, "t": gaps[i + 1], "v": vals[i]})
         prev = key
-    parts.append(_L)
-    left = gaps[0]
-    parts.append(b"\xf6" if left is None else _TAG_CID + left)
-    return b"".join(parts)
+    return _encode({"e": entries, "l": gaps[0]})  # type: ignore[no-any-return]
 
 
 def _bad(why: str) -> InvalidMst:
     return InvalidMst(f"malformed MST node: {why}", reason="bad_node")
 
 
-def _read_len(data: bytes, pos: int, major: int) -> tuple[int, int]:
-    """Read a minimal-length CBOR head of `major` type at `pos`; return (value, next pos)."""
-    if pos >= len(data):
-        raise _bad("truncated")
-    b = data[pos]
-    if b >> 5 != major >> 5:
-        raise _bad(f"expected major type {major >> 5}, got byte {b:#x}")
-    info = b & 0x1F
-    if info < 24:
-        return info, pos + 1
-    if info == 24:
-        if pos + 2 > len(data):
-            raise _bad("truncated")
-        n = data[pos + 1]
-        if n < 24:
-            raise _bad("non-minimal integer")
-        return n, pos + 2
-    if info == 25:
-        if pos + 3 > len(data):
-            raise _bad("truncated")
-        n = (data[pos + 1] << 8) | data[pos + 2]
-        if n < 0x100:
-            raise _bad("non-minimal integer")
-        return n, pos + 3
-    if info == 26:
-        if pos + 5 > len(data):
-            raise _bad("truncated")
-        n = int.from_bytes(data[pos + 1 : pos + 5], "big")
-        if n < 0x10000:
-            raise _bad("non-minimal integer")
-        return n, pos + 5
-    raise _bad("unsupported length encoding")
+def _check_links(records: list[bytes], subtrees: list[bytes]) -> None:
+    """Check all of a node's links at C speed: join them and look at every 36th byte.
 
-
-def _read_link(data: bytes, pos: int, nullable: bool) -> tuple[bytes | None, int]:
-    """Read a null (subtree links only) or a tag-42 link to a node (dag-cbor) or record."""
-    if nullable and pos < len(data) and data[pos] == _NULL:
-        return None, pos + 1
-    if not data.startswith(_TAG_CID, pos):
-        raise _bad("expected a CID link")
-    start = pos + 5
-    cid = data[start : start + _CID_LEN]
-    if len(cid) != _CID_LEN or not (
-        cid.startswith(CID_PREFIX) or (not nullable and cid.startswith(_RAW_PREFIX))
+    Records may be dag-cbor or raw; subtree links must be dag-cbor (they name MST nodes).
+    """
+    try:
+        joined = b"".join(records + subtrees)
+    except TypeError:
+        raise _bad("link is not a CID") from None
+    n = len(records) + len(subtrees)
+    if (
+        len(joined) != n * _CID_LEN
+        or joined[0::_CID_LEN] != b"\x01" * n
+        or joined[2::_CID_LEN] != b"\x12" * n
+        or joined[3::_CID_LEN] != b"\x20" * n
     ):
-        raise _bad("link is not a blessed CIDv1 sha-256")
-    return cid, start + _CID_LEN
+        raise _bad("link is not a CIDv1 sha-256")
+    codecs = joined[1::_CID_LEN]
+    n_rec = len(records)
+    if codecs[n_rec:].strip(b"\x71") or codecs[:n_rec].translate(None, b"\x71\x55"):
+        raise _bad("link codec is not dag-cbor (raw allowed for records)")
 
 
-def decode_node_raw(data: bytes, *, check_heights: bool = True) -> RawNode:
+def decode_node_raw(data: bytes, *, strict: bool = True) -> RawNode:
     """Decode and validate one node.
 
-    Always checks: exact canonical byte layout, prefix lengths within the previous key, keys
-    strictly increasing and well-formed, links are CIDv1 dag-cbor sha-256, no trailing bytes.
-    With `check_heights` (the default) also checks that all keys share one height.
+    Always checks: canonical DAG-CBOR with exactly the node schema, links are blessed CIDs
+    (dag-cbor for subtrees), keys strictly increasing and shaped ``collection/rkey``.
+    `strict` (the default) adds: every key has the same height, and each prefix length is the
+    full common prefix. Inversion turns `strict` off for speed (one SHA-256 per key is the
+    biggest per-entry cost); its caller still checks the first key's height against the layer
+    the node sits on, and any other deviation changes the recomputed root, so it cannot make
+    a bad commit match ``prevData``.
+    Per-entry work is done in bulk (comprehensions, joined byte strings) because this runs for
+    every node a `#commit` inversion opens.
 
     Raises:
         InvalidMst: reason ``bad_node`` / ``bad_key``.
     """
-    if not data.startswith(_NODE_HEAD):
-        raise _bad("not a {e, l} map")
-    count, pos = _read_len(data, 3, 0x80)
-    if count > MAX_NODE_ENTRIES:
-        raise _bad("too many entries")
-    keys: list[bytes] = []
-    vals: list[bytes] = []
-    gaps: list[bytes | None] = [None]
-    prev = b""
-    for _ in range(count):
-        if not data.startswith(_ENTRY_K, pos):
-            raise _bad("entry is not a {k, p, t, v} map")
-        n, pos = _read_len(data, pos + 3, 0x40)
-        suffix = data[pos : pos + n]
-        if len(suffix) != n:
-            raise _bad("truncated key")
-        pos += n
-        if not data.startswith(_P, pos):
-            raise _bad("missing p")
-        p, pos = _read_len(data, pos + 2, 0x00)
-        if p > len(prev):
-            raise _bad("prefix longer than previous key")
-        if not data.startswith(_T, pos):
-            raise _bad("missing t")
-        right, pos = _read_link(data, pos + 2, True)
-        if not data.startswith(_V, pos):
-            raise _bad("missing v")
-        val, pos = _read_link(data, pos + 2, False)
-        if p < len(prev) and suffix and suffix[0] == prev[p]:
-            raise _bad("prefix length is not the full common prefix")
-        key = prev[:p] + suffix
-        if key <= prev:
-            raise _bad("keys not strictly increasing")
-        keys.append(key)
-        vals.append(val)  # type: ignore[arg-type]  # non-nullable read never yields None
-        gaps.append(right)
-        prev = key
-    if not data.startswith(_L, pos):
+    try:
+        obj: Any = _decode(data)
+    except ValueError as exc:
+        raise _bad("not DAG-CBOR") from exc
+    if type(obj) is not dict or len(obj) != 2 or type(entries := obj.get("e")) is not list:
+        raise _bad("not an {e, l} map")
+    if "l" not in obj:
         raise _bad("missing l")
-    left, pos = _read_link(data, pos + 2, True)
-    if pos != len(data):
-        raise _bad("trailing bytes")
-    gaps[0] = left
-    layer: int | None = None
-    if keys:
+    n = len(entries)
+    if n > MAX_NODE_ENTRIES:
+        raise _bad("too many entries")
+    # Canonical bytes for the decoded value: closes non-minimal heads and, because the encoder
+    # writes CID-shaped bytes as links, the byte-string/link ambiguity (see module docstring).
+    if _encode(obj) != data:
+        raise _bad("not canonical (non-minimal head, or bytes where a link belongs)")
+    left = obj["l"]
+    if not n:
+        if left is not None:
+            _check_links([], [left])
+        return RawNode([], [], [left], None)
+    try:
+        if {tuple(e) for e in entries} != _ENTRY_SHAPE:
+            raise _bad("entry is not a {k, p, t, v} map")
+    except TypeError:
+        raise _bad("entry is not a map") from None
+    ps = [e["p"] for e in entries]
+    suffixes = [e["k"] for e in entries]
+    vals = [e["v"] for e in entries]
+    gaps = [left, *[e["t"] for e in entries]]
+    if any(type(p) is not int or p < 0 for p in ps) or any(type(k) is not bytes for k in suffixes):
+        raise _bad("bad k or p type")
+    _check_links(vals, [g for g in gaps if g is not None])
+    prev = b""
+    keys = [prev := prev[:p] + k for p, k in zip(ps, suffixes, strict=True)]
+    if any(a >= b for a, b in zip(keys, keys[1:])):
+        raise _bad("keys not strictly increasing")
+    if _KEYS_SHAPE(b"\n".join(keys)) is None or max(map(len, keys)) > MAX_KEY_BYTES:
         for key in keys:
-            validate_key_bytes(key)
-        layer = key_height_bytes(keys[0])
-        if check_heights:
-            for key in keys[1:]:
-                if key_height_bytes(key) != layer:
-                    raise InvalidMst("MST node mixes key heights", reason="bad_node")
+            validate_key_bytes(key)  # raises naming the offending key
+        raise _bad("keys not collection/rkey")
+    layer = key_height_bytes(keys[0])
+    if strict:
+        if any(key_height_bytes(k) != layer for k in keys[1:]):
+            raise InvalidMst("MST node mixes key heights", reason="bad_node")
+        if ps != [common_prefix_bytes(a, b) for a, b in zip([b"", *keys], keys)]:
+            raise _bad("prefix length is not the full common prefix")
+    elif ps[0] != 0 or any(p > len(q) for p, q in zip(ps[1:], keys)):
+        raise _bad("prefix longer than the previous key")
     return RawNode(keys, vals, gaps, layer)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeEntry:
+    """One entry as written on the wire: key suffix after `prefix_len` shared bytes."""
+
+    prefix_len: int
+    key_suffix: bytes
+    value: Cid
+    right: Cid | None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeData:
+    """A node as written on the wire: ``{"l": left, "e": entries}``."""
+
+    left: Cid | None
+    entries: tuple[NodeEntry, ...]
+
+    def keys(self) -> list[str]:
+        """The entries' full keys, undoing prefix compression."""
+        out: list[str] = []
+        prev = b""
+        for e in self.entries:
+            prev = prev[: e.prefix_len] + e.key_suffix
+            out.append(prev.decode())
+        return out
+
+
+def _opt(raw: bytes | None) -> Cid | None:
+    return None if raw is None else Cid.from_bytes(raw)
+
+
+def decode_node(data: bytes) -> NodeData:
+    """Decode one node block strictly (see `decode_node_raw` for the checks).
+
+    Raises:
+        InvalidMst: malformed node.
+    """
+    raw = decode_node_raw(data)
+    entries: list[NodeEntry] = []
+    prev = b""
+    for i, key in enumerate(raw.keys):
+        p = common_prefix_bytes(prev, key)
+        entries.append(NodeEntry(p, key[p:], Cid.from_bytes(raw.vals[i]), _opt(raw.gaps[i + 1])))
+        prev = key
+    return NodeData(_opt(raw.gaps[0]), tuple(entries))
+
+
+def encode_node(node: NodeData) -> bytes:
+    """Encode a node to canonical DAG-CBOR; prefix lengths are recomputed from the full keys.
+
+    Raises:
+        InvalidMst: keys are not strictly increasing.
+    """
+    keys = [k.encode() for k in node.keys()]
+    if any(a >= b for a, b in zip(keys, keys[1:], strict=False)):
+        raise InvalidMst("MST node keys are not strictly increasing", reason="bad_node")
+    return encode_node_raw(
+        keys,
+        [e.value.raw for e in node.entries],
+        [None if node.left is None else node.left.raw]
+        + [None if e.right is None else e.right.raw for e in node.entries],
+    )
