@@ -170,13 +170,13 @@ async def consume(
             except TimeoutError:
                 continue
             for msg in messages:
-                acked += await _handle_one(msg, handler, consumer)
+                acked += await _handle_one(msg, handler, consumer, stop)
     finally:
         await subscription.unsubscribe()
     return acked
 
 
-async def _handle_one(msg: Msg, handler: MessageHandler, consumer: ConsumerDef) -> int:
+async def _handle_one(msg: Msg, handler: MessageHandler, consumer: ConsumerDef, stop: asyncio.Event) -> int:
     parent = tracing.context_from_headers(msg.headers)
     with _tracer.start_as_current_span(f"consume {consumer.durable}", context=parent):
         try:
@@ -190,5 +190,9 @@ async def _handle_one(msg: Msg, handler: MessageHandler, consumer: ConsumerDef) 
             )
             await msg.nak(delay=delay)
             return 0
-        await msg.ack()
+        if stop.is_set():
+            # Draining: wait for the server to confirm, so nothing handled is redelivered after exit.
+            await msg.ack_sync()
+        else:
+            await msg.ack()
         return 1
