@@ -82,15 +82,13 @@ def main() -> None:
     for n_ops in (1, 3, 10):
         new_root, blocks, ops = _commit(rng, tree, keys, n_ops)
         assert invert_ops(new_root, blocks, ops) == before
-        us = _best_us(lambda: invert_ops(new_root, blocks, ops), number=2000)
+        us = _best_us(lambda r=new_root, b=blocks, o=ops: invert_ops(r, b, o), number=2000)
         rows.append((f"invert_ops, {n_ops}-op commit ({len(blocks)} proof nodes)", us, f"{args.keys} keys"))
 
     items = [(k, _record_cid(i)) for i, k in enumerate(keys[:1000])]
     rows.append(("build 1k keys + root CID", _best_us(lambda: Mst.from_items(items).root, 5), ""))
 
     probe = rng.sample(keys, 200)
-    small = Mst.from_items(items)
-    small.root
     rows.append(("Mst.get (loaded tree)", _best_us(lambda: [tree.get(k) for k in probe], 20) / 200, ""))
 
     new_root, blocks, ops = _commit(rng, tree, keys, 1)

@@ -167,7 +167,7 @@ def decode_node_raw(data: bytes, *, strict: bool = True) -> RawNode:
     _check_links(vals, [g for g in gaps if g is not None])
     prev = b""
     keys = [prev := prev[:p] + k for p, k in zip(ps, suffixes, strict=True)]
-    if any(a >= b for a, b in zip(keys, keys[1:])):
+    if any(a >= b for a, b in zip(keys, keys[1:], strict=False)):
         raise _bad("keys not strictly increasing")
     if _KEYS_SHAPE(b"\n".join(keys)) is None or max(map(len, keys)) > MAX_KEY_BYTES:
         for key in keys:
@@ -177,9 +177,9 @@ def decode_node_raw(data: bytes, *, strict: bool = True) -> RawNode:
     if strict:
         if any(key_height_bytes(k) != layer for k in keys[1:]):
             raise InvalidMst("MST node mixes key heights", reason="bad_node")
-        if ps != [common_prefix_bytes(a, b) for a, b in zip([b"", *keys], keys)]:
+        if ps != [common_prefix_bytes(a, b) for a, b in zip([b"", *keys], keys, strict=False)]:
             raise _bad("prefix length is not the full common prefix")
-    elif ps[0] != 0 or any(p > len(q) for p, q in zip(ps[1:], keys)):
+    elif ps[0] != 0 or any(p > len(q) for p, q in zip(ps[1:], keys, strict=False)):
         raise _bad("prefix longer than the previous key")
     return RawNode(keys, vals, gaps, layer)
 
