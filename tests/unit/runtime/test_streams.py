@@ -33,9 +33,13 @@ def test_subjects_match_their_streams() -> None:
         streams.verified_subject("handle")
     assert streams.validator_consumer(5).filter_subject == streams.raw_subject(5)
     assert streams.validator_consumer(5).stream == streams.RAW_FRAMES.name
-    for consumer in (streams.FIREHOSE_SEQUENCER, streams.INDEXER):
-        assert consumer.stream == streams.VERIFIED.name
-    assert streams.FIREHOSE_LOG.subjects == (streams.FIREHOSE_LOG_SUBJECT,)
+    assert streams.INDEXER.stream == streams.VERIFIED.name
+
+
+def test_verified_is_the_replay_log() -> None:
+    # The stream seq is the relay seq (decision 0003): the window must not depend on readers.
+    assert streams.VERIFIED.retention is streams.Retention.LIMITS
+    assert streams.VERIFIED.max_age_seconds == 72 * 3600
 
 
 def test_msg_ids_dedupe_by_host_and_seq() -> None:
@@ -44,7 +48,7 @@ def test_msg_ids_dedupe_by_host_and_seq() -> None:
 
 
 def test_every_stream_documents_who_publishes_and_consumes() -> None:
-    for stream in (streams.RAW_FRAMES, streams.VERIFIED, streams.FIREHOSE_LOG):
+    for stream in (streams.RAW_FRAMES, streams.VERIFIED):
         assert "Publisher" in stream.description
         assert "onsumer" in stream.description
 

@@ -3,8 +3,11 @@
 Data walks one way::
 
     slurper ──RawFrame──▶ RAW_FRAMES (relay.raw.<partition>) ──▶ validator (one consumer per partition)
-    validator ──VerifiedEvent──▶ VERIFIED (relay.verified.<kind>) ──▶ firehose sequencer, indexer
-    firehose ──sequenced frame──▶ FIREHOSE_LOG (relay.firehose.log) ──▶ firehose replay (cursor reads)
+    validator ──VerifiedEvent──▶ VERIFIED (relay.verified.<kind>) ──▶ firehose replicas, indexer
+
+VERIFIED is also the replay log: its stream sequence is the relay ``seq`` consumers see, and its
+retention is the replay window (docs/decisions/0003-stream-seq-is-relay-seq.md). Firehose replicas
+read it with their own ephemeral consumers and hold no durable state.
 
 Payloads are the protobuf messages in ``proto/relay/events/v1``; trace context rides in NATS
 headers. No other module spells a subject or stream name: import them from here.
@@ -27,9 +30,6 @@ from typing import Final
 
 __all__ = [
     "DEFAULT_RAW_PARTITIONS",
-    "FIREHOSE_LOG",
-    "FIREHOSE_LOG_SUBJECT",
-    "FIREHOSE_SEQUENCER",
     "INDEXER",
     "RAW_FRAMES",
     "VERIFIED",
@@ -49,8 +49,6 @@ DEFAULT_RAW_PARTITIONS: Final = 8
 
 _RAW_PREFIX: Final = "relay.raw"
 _VERIFIED_PREFIX: Final = "relay.verified"
-FIREHOSE_LOG_SUBJECT: Final = "relay.firehose.log"
-"""The single subject of FIREHOSE_LOG: one totally ordered log, JetStream seq == relay seq."""
 
 _VERIFIED_KINDS: Final = frozenset({"commit", "sync", "identity", "account"})
 
@@ -121,37 +119,18 @@ RAW_FRAMES: Final = StreamDef(
 VERIFIED: Final = StreamDef(
     name="VERIFIED",
     subjects=(f"{_VERIFIED_PREFIX}.*",),
-    retention=Retention.INTEREST,
-    description=(
-        "Events the validator accepted (VerifiedEvent). Publisher: validator "
-        "(Nats-Msg-Id = verified_msg_id). Consumers: firehose sequencer, indexer."
-    ),
-    max_age_seconds=24 * 3600.0,
-    max_bytes=16 * 1024**3,
-    duplicate_window_seconds=600.0,
-)
-"""Kept until both the firehose sequencer and the indexer acked (interest retention), at most 24 h."""
-
-FIREHOSE_LOG: Final = StreamDef(
-    name="FIREHOSE_LOG",
-    subjects=(FIREHOSE_LOG_SUBJECT,),
     retention=Retention.LIMITS,
     description=(
-        "The relay's own sequenced firehose: frames re-encoded with the relay seq. Publisher and "
-        "consumer: firehose (sequencer appends, replay reads from a cursor)."
+        "Events the validator accepted (VerifiedEvent), in relay order; the stream sequence is the "
+        "relay seq. Publisher: validator (Nats-Msg-Id = verified_msg_id). Consumers: firehose "
+        "replicas (ephemeral, from any cursor), indexer (durable)."
     ),
     max_age_seconds=72 * 3600.0,
-    duplicate_window_seconds=120.0,
+    max_bytes=512 * 1024**3,
+    duplicate_window_seconds=600.0,
 )
-"""Replay window of subscribeRepos; the firehose may shorten max_age via its own config."""
-
-FIREHOSE_SEQUENCER: Final = ConsumerDef(
-    stream=VERIFIED.name,
-    durable="firehose-sequencer",
-    filter_subject=f"{_VERIFIED_PREFIX}.>",
-    description="Firehose: assigns relay seq to every verified event and appends to FIREHOSE_LOG.",
-    max_ack_pending=5000,
-)
+"""The verified event log and the firehose replay window (72 h, capped by size; the firehose's
+config may set other limits). Limits retention: the window does not depend on who has read it."""
 
 INDEXER: Final = ConsumerDef(
     stream=VERIFIED.name,

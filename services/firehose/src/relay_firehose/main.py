@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from relay_runtime import ServiceRuntime, configure_logging
-from relay_runtime.streams import FIREHOSE_LOG, VERIFIED
+from relay_runtime.streams import VERIFIED
 
 from relay_firehose import grpc_api, metrics as metrics
 from relay_firehose.config import SERVICE, FirehoseConfig
@@ -20,10 +20,7 @@ async def main() -> None:
         config.runtime,
         service_config=config,
         uses_nats=True,
-        streams=(
-            VERIFIED,
-            FIREHOSE_LOG,
-        ),
+        streams=(VERIFIED,),
     ) as runtime:
         # Honest state until the service's behaviour exists: /readyz 503 and gRPC health NOT_SERVING.
         runtime.readiness.not_implemented(grpc_api.ISSUE)
