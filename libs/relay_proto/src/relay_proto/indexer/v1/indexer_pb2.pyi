@@ -34,6 +34,7 @@ class Account(_message.Message):
     COMMIT_CID_FIELD_NUMBER: _builtins.int
     DATA_CID_FIELD_NUMBER: _builtins.int
     UPDATED_AT_US_FIELD_NUMBER: _builtins.int
+    DESYNCHRONIZED_FIELD_NUMBER: _builtins.int
     did: _builtins.str
     host: _builtins.str
     """Host currently authoritative for the account (where its events must come from)."""
@@ -46,6 +47,10 @@ class Account(_message.Message):
     commit_cid: _builtins.str
     data_cid: _builtins.str
     updated_at_us: _builtins.int
+    desynchronized: _builtins.bool
+    """Sync v1.1: the validator saw a broken commit chain; cleared by a valid #sync (or a commit that
+    chains to the stored data CID again). Set and cleared only by the validator.
+    """
     def __init__(
         self,
         *,
@@ -58,6 +63,7 @@ class Account(_message.Message):
         commit_cid: _builtins.str = ...,
         data_cid: _builtins.str = ...,
         updated_at_us: _builtins.int = ...,
+        desynchronized: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -66,6 +72,8 @@ class Account(_message.Message):
         b"commit_cid",
         "data_cid",
         b"data_cid",
+        "desynchronized",
+        b"desynchronized",
         "did",
         b"did",
         "host",
@@ -146,12 +154,14 @@ class AccountUpdate(_message.Message):
     REV_FIELD_NUMBER: _builtins.int
     COMMIT_CID_FIELD_NUMBER: _builtins.int
     DATA_CID_FIELD_NUMBER: _builtins.int
+    DESYNCHRONIZED_FIELD_NUMBER: _builtins.int
     did: _builtins.str
     host: _builtins.str
     upstream_status: _types_pb2.AccountStatus.ValueType
     rev: _builtins.str
     commit_cid: _builtins.str
     data_cid: _builtins.str
+    desynchronized: _builtins.bool
     def __init__(
         self,
         *,
@@ -161,12 +171,15 @@ class AccountUpdate(_message.Message):
         rev: _builtins.str | None = ...,
         commit_cid: _builtins.str | None = ...,
         data_cid: _builtins.str | None = ...,
+        desynchronized: _builtins.bool | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal[
         "_commit_cid",
         b"_commit_cid",
         "_data_cid",
         b"_data_cid",
+        "_desynchronized",
+        b"_desynchronized",
         "_host",
         b"_host",
         "_rev",
@@ -177,6 +190,8 @@ class AccountUpdate(_message.Message):
         b"commit_cid",
         "data_cid",
         b"data_cid",
+        "desynchronized",
+        b"desynchronized",
         "host",
         b"host",
         "rev",
@@ -190,6 +205,8 @@ class AccountUpdate(_message.Message):
         b"_commit_cid",
         "_data_cid",
         b"_data_cid",
+        "_desynchronized",
+        b"_desynchronized",
         "_host",
         b"_host",
         "_rev",
@@ -200,6 +217,8 @@ class AccountUpdate(_message.Message):
         b"commit_cid",
         "data_cid",
         b"data_cid",
+        "desynchronized",
+        b"desynchronized",
         "did",
         b"did",
         "host",
@@ -217,6 +236,12 @@ class AccountUpdate(_message.Message):
     _WhichOneofReturnType__data_cid: _TypeAlias = _typing.Literal["data_cid"]  # noqa: Y015
     _WhichOneofArgType__data_cid: _TypeAlias = _typing.Literal[
         "_data_cid", b"_data_cid"
+    ]  # noqa: Y015
+    _WhichOneofReturnType__desynchronized: _TypeAlias = _typing.Literal[
+        "desynchronized"
+    ]  # noqa: Y015
+    _WhichOneofArgType__desynchronized: _TypeAlias = _typing.Literal[
+        "_desynchronized", b"_desynchronized"
     ]  # noqa: Y015
     _WhichOneofReturnType__host: _TypeAlias = _typing.Literal["host"]  # noqa: Y015
     _WhichOneofArgType__host: _TypeAlias = _typing.Literal["_host", b"_host"]  # noqa: Y015
@@ -236,6 +261,10 @@ class AccountUpdate(_message.Message):
     def WhichOneof(
         self, oneof_group: _WhichOneofArgType__data_cid
     ) -> _WhichOneofReturnType__data_cid | None: ...
+    @_typing.overload
+    def WhichOneof(
+        self, oneof_group: _WhichOneofArgType__desynchronized
+    ) -> _WhichOneofReturnType__desynchronized | None: ...
     @_typing.overload
     def WhichOneof(
         self, oneof_group: _WhichOneofArgType__host
