@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from relay_core.atproto_json import from_atproto_json
 from relay_core.car import read_car
 from relay_core.cid import Cid, parse_cid_string
@@ -40,7 +39,9 @@ def _json(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
-@pytest.mark.parametrize("vector", _json(INTEROP / "mst" / "key_heights.json"), ids=lambda v: v["key"] or "<empty>")
+@pytest.mark.parametrize(
+    "vector", _json(INTEROP / "mst" / "key_heights.json"), ids=lambda v: v["key"] or "<empty>"
+)
 def test_key_heights(vector: dict[str, Any]) -> None:
     assert key_height(vector["key"]) == vector["height"]
 
@@ -52,7 +53,11 @@ def test_common_prefix(vector: dict[str, Any]) -> None:
 
 
 def test_example_keys_heights() -> None:
-    keys = [ln for ln in (INTEROP / "mst" / "example_keys.txt").read_text().splitlines() if ln and not ln.startswith("#")]
+    keys = [
+        ln
+        for ln in (INTEROP / "mst" / "example_keys.txt").read_text().splitlines()
+        if ln and not ln.startswith("#")
+    ]
     assert len(keys) == 156
     for key in keys:
         # The digit after the leading letter *is* the key's height, by construction.
@@ -161,7 +166,10 @@ def test_indigo_bridgy_observed(name: str) -> None:
 
 
 def test_greenground_repo_rebuild() -> None:
-    car = read_car((INTEROP / "indigo-testdata" / "testing" / "testdata" / "greenground.repo.car").read_bytes(), **CAR_LIMITS)
+    car = read_car(
+        (INTEROP / "indigo-testdata" / "testing" / "testdata" / "greenground.repo.car").read_bytes(),
+        **CAR_LIMITS,
+    )
     commit = parse_commit(car.blocks[car.roots[0]])
     loaded = Mst.load(commit.data, car.blocks)
     items = list(loaded.items())
