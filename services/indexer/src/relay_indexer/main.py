@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from importlib.metadata import version
 
 from relay_runtime import ServiceRuntime, configure_logging
+from relay_runtime.readiness import CheckResult
 from relay_runtime.streams import VERIFIED
 
 from relay_indexer import grpc_api, metrics as metrics
+from relay_indexer.collection_index import CollectionIndex
 from relay_indexer.config import SERVICE, IndexerConfig
+from relay_indexer.database import close_pool, open_pool
+from relay_indexer.event_applier import EventApplier
+from relay_indexer.host_store import HostStore
+from relay_indexer.migrations import apply_migrations
+from relay_indexer.policy_store import PolicyStore
+from relay_indexer.repo_store import RepoStore
+from relay_indexer.verified_stream import consume_verified
+from relay_indexer.xrpc_app import create_xrpc_app
+from relay_indexer.xrpc_server import serve_xrpc
 
 __all__ = ["main", "run"]
 
@@ -19,10 +31,27 @@ async def main() -> None:
     async with ServiceRuntime(
         config.runtime, service_config=config, uses_nats=True, streams=(VERIFIED,)
     ) as runtime:
-        # Honest state until the service's behaviour exists: /readyz 503 and gRPC health NOT_SERVING.
-        runtime.readiness.not_implemented(grpc_api.ISSUE)
-        grpc_api.add_to(runtime.grpc, grpc_api.IndexerApi())
-        await runtime.serve()
+        await apply_migrations(config.database_url)
+        pool = await open_pool(config.database_url)
+        runtime.on_shutdown(lambda: close_pool(pool))
+        index = CollectionIndex(config.rocksdb_path)
+        runtime.on_shutdown(lambda: asyncio.to_thread(index.close))
+        repos, hosts, policy = RepoStore(pool), HostStore(pool), PolicyStore(pool)
+        applier = EventApplier(index, repos)
+
+        async def postgres_ready() -> CheckResult:
+            return CheckResult(await pool.fetchval("SELECT 1") == 1, "postgres unreachable")
+
+        runtime.readiness.add("postgres", postgres_ready)
+        grpc_api.add_to(
+            runtime.grpc,
+            grpc_api.IndexerApi(repos=repos, hosts=hosts, policy=policy, index=index, applier=applier),
+        )
+        app = create_xrpc_app(repos=repos, hosts=hosts, index=index, version=version("relay-indexer"))
+        await runtime.serve(
+            consume_verified(runtime.jetstream, applier, stop=runtime.stopping),
+            serve_xrpc(app, host=config.runtime.bind_host, port=config.http_port, stop=runtime.stopping),
+        )
 
 
 def run() -> None:
