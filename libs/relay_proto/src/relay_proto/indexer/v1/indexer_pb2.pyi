@@ -748,6 +748,91 @@ class RemoveDomainBanResponse(_message.Message):
 Global___RemoveDomainBanResponse: _TypeAlias = RemoveDomainBanResponse  # noqa: Y015
 
 @_typing.final
+class GetCrawlPolicyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCrawlPolicyRequest: _TypeAlias = GetCrawlPolicyRequest  # noqa: Y015
+
+@_typing.final
+class GetCrawlPolicyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def policy(self) -> _types_pb2.CrawlPolicy:
+        """Unset when never stored: the caller applies its configured default."""
+
+    def __init__(
+        self,
+        *,
+        policy: _types_pb2.CrawlPolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal[
+        "_policy", b"_policy", "policy", b"policy"
+    ]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "_policy", b"_policy", "policy", b"policy"
+    ]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__policy: _TypeAlias = _typing.Literal["policy"]  # noqa: Y015
+    _WhichOneofArgType__policy: _TypeAlias = _typing.Literal["_policy", b"_policy"]  # noqa: Y015
+    def WhichOneof(
+        self, oneof_group: _WhichOneofArgType__policy
+    ) -> _WhichOneofReturnType__policy | None: ...
+
+Global___GetCrawlPolicyResponse: _TypeAlias = GetCrawlPolicyResponse  # noqa: Y015
+
+@_typing.final
+class SetCrawlPolicyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def policy(self) -> _types_pb2.CrawlPolicy: ...
+    def __init__(
+        self,
+        *,
+        policy: _types_pb2.CrawlPolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetCrawlPolicyRequest: _TypeAlias = SetCrawlPolicyRequest  # noqa: Y015
+
+@_typing.final
+class SetCrawlPolicyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def policy(self) -> _types_pb2.CrawlPolicy: ...
+    def __init__(
+        self,
+        *,
+        policy: _types_pb2.CrawlPolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetCrawlPolicyResponse: _TypeAlias = SetCrawlPolicyResponse  # noqa: Y015
+
+@_typing.final
 class ListReposByCollectionRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

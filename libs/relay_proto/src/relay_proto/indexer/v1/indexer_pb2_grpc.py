@@ -107,6 +107,18 @@ class IndexerServiceStub:
             response_deserializer=relay_dot_indexer_dot_v1_dot_indexer__pb2.RemoveDomainBanResponse.FromString,
             _registered_method=True,
         )
+        self.GetCrawlPolicy = channel.unary_unary(
+            "/relay.indexer.v1.IndexerService/GetCrawlPolicy",
+            request_serializer=relay_dot_indexer_dot_v1_dot_indexer__pb2.GetCrawlPolicyRequest.SerializeToString,
+            response_deserializer=relay_dot_indexer_dot_v1_dot_indexer__pb2.GetCrawlPolicyResponse.FromString,
+            _registered_method=True,
+        )
+        self.SetCrawlPolicy = channel.unary_unary(
+            "/relay.indexer.v1.IndexerService/SetCrawlPolicy",
+            request_serializer=relay_dot_indexer_dot_v1_dot_indexer__pb2.SetCrawlPolicyRequest.SerializeToString,
+            response_deserializer=relay_dot_indexer_dot_v1_dot_indexer__pb2.SetCrawlPolicyResponse.FromString,
+            _registered_method=True,
+        )
         self.ListReposByCollection = channel.unary_unary(
             "/relay.indexer.v1.IndexerService/ListReposByCollection",
             request_serializer=relay_dot_indexer_dot_v1_dot_indexer__pb2.ListReposByCollectionRequest.SerializeToString,
@@ -208,6 +220,18 @@ class IndexerServiceServicer:
         context.set_details("Method not implemented!")
         raise NotImplementedError("Method not implemented!")
 
+    def GetCrawlPolicy(self, request, context):
+        """Relay setting: whether public requestCrawl admits hosts (persisted for the slurper)."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details("Method not implemented!")
+        raise NotImplementedError("Method not implemented!")
+
+    def SetCrawlPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details("Method not implemented!")
+        raise NotImplementedError("Method not implemented!")
+
     def ListReposByCollection(self, request, context):
         """Collection index (com.atproto.sync.listReposByCollection)."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -295,6 +319,16 @@ def add_IndexerServiceServicer_to_server(servicer, server):
             servicer.RemoveDomainBan,
             request_deserializer=relay_dot_indexer_dot_v1_dot_indexer__pb2.RemoveDomainBanRequest.FromString,
             response_serializer=relay_dot_indexer_dot_v1_dot_indexer__pb2.RemoveDomainBanResponse.SerializeToString,
+        ),
+        "GetCrawlPolicy": grpc.unary_unary_rpc_method_handler(
+            servicer.GetCrawlPolicy,
+            request_deserializer=relay_dot_indexer_dot_v1_dot_indexer__pb2.GetCrawlPolicyRequest.FromString,
+            response_serializer=relay_dot_indexer_dot_v1_dot_indexer__pb2.GetCrawlPolicyResponse.SerializeToString,
+        ),
+        "SetCrawlPolicy": grpc.unary_unary_rpc_method_handler(
+            servicer.SetCrawlPolicy,
+            request_deserializer=relay_dot_indexer_dot_v1_dot_indexer__pb2.SetCrawlPolicyRequest.FromString,
+            response_serializer=relay_dot_indexer_dot_v1_dot_indexer__pb2.SetCrawlPolicyResponse.SerializeToString,
         ),
         "ListReposByCollection": grpc.unary_unary_rpc_method_handler(
             servicer.ListReposByCollection,
@@ -654,6 +688,66 @@ class IndexerService:
             "/relay.indexer.v1.IndexerService/RemoveDomainBan",
             relay_dot_indexer_dot_v1_dot_indexer__pb2.RemoveDomainBanRequest.SerializeToString,
             relay_dot_indexer_dot_v1_dot_indexer__pb2.RemoveDomainBanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True,
+        )
+
+    @staticmethod
+    def GetCrawlPolicy(
+        request,
+        target,
+        options=(),
+        channel_credentials=None,
+        call_credentials=None,
+        insecure=False,
+        compression=None,
+        wait_for_ready=None,
+        timeout=None,
+        metadata=None,
+    ):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            "/relay.indexer.v1.IndexerService/GetCrawlPolicy",
+            relay_dot_indexer_dot_v1_dot_indexer__pb2.GetCrawlPolicyRequest.SerializeToString,
+            relay_dot_indexer_dot_v1_dot_indexer__pb2.GetCrawlPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True,
+        )
+
+    @staticmethod
+    def SetCrawlPolicy(
+        request,
+        target,
+        options=(),
+        channel_credentials=None,
+        call_credentials=None,
+        insecure=False,
+        compression=None,
+        wait_for_ready=None,
+        timeout=None,
+        metadata=None,
+    ):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            "/relay.indexer.v1.IndexerService/SetCrawlPolicy",
+            relay_dot_indexer_dot_v1_dot_indexer__pb2.SetCrawlPolicyRequest.SerializeToString,
+            relay_dot_indexer_dot_v1_dot_indexer__pb2.SetCrawlPolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -74,6 +74,13 @@ class IndexerServiceStub:
     RemoveDomainBan: _grpc.UnaryUnaryMultiCallable[
         _indexer_pb2.RemoveDomainBanRequest, _indexer_pb2.RemoveDomainBanResponse
     ]
+    GetCrawlPolicy: _grpc.UnaryUnaryMultiCallable[
+        _indexer_pb2.GetCrawlPolicyRequest, _indexer_pb2.GetCrawlPolicyResponse
+    ]
+    """Relay setting: whether public requestCrawl admits hosts (persisted for the slurper)."""
+    SetCrawlPolicy: _grpc.UnaryUnaryMultiCallable[
+        _indexer_pb2.SetCrawlPolicyRequest, _indexer_pb2.SetCrawlPolicyResponse
+    ]
     ListReposByCollection: _grpc.UnaryUnaryMultiCallable[
         _indexer_pb2.ListReposByCollectionRequest,
         _indexer_pb2.ListReposByCollectionResponse,
@@ -135,6 +142,13 @@ class IndexerServiceAsyncStub(IndexerServiceStub):
     ]  # type: ignore[assignment]
     RemoveDomainBan: _aio.UnaryUnaryMultiCallable[
         _indexer_pb2.RemoveDomainBanRequest, _indexer_pb2.RemoveDomainBanResponse
+    ]  # type: ignore[assignment]
+    GetCrawlPolicy: _aio.UnaryUnaryMultiCallable[
+        _indexer_pb2.GetCrawlPolicyRequest, _indexer_pb2.GetCrawlPolicyResponse
+    ]  # type: ignore[assignment]
+    """Relay setting: whether public requestCrawl admits hosts (persisted for the slurper)."""
+    SetCrawlPolicy: _aio.UnaryUnaryMultiCallable[
+        _indexer_pb2.SetCrawlPolicyRequest, _indexer_pb2.SetCrawlPolicyResponse
     ]  # type: ignore[assignment]
     ListReposByCollection: _aio.UnaryUnaryMultiCallable[
         _indexer_pb2.ListReposByCollectionRequest,
@@ -262,6 +276,26 @@ class IndexerServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[
         _indexer_pb2.RemoveDomainBanResponse,
         _abc.Awaitable[_indexer_pb2.RemoveDomainBanResponse],
+    ]: ...
+    @_abc_1.abstractmethod
+    def GetCrawlPolicy(
+        self,
+        request: _indexer_pb2.GetCrawlPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[
+        _indexer_pb2.GetCrawlPolicyResponse,
+        _abc.Awaitable[_indexer_pb2.GetCrawlPolicyResponse],
+    ]:
+        """Relay setting: whether public requestCrawl admits hosts (persisted for the slurper)."""
+
+    @_abc_1.abstractmethod
+    def SetCrawlPolicy(
+        self,
+        request: _indexer_pb2.SetCrawlPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[
+        _indexer_pb2.SetCrawlPolicyResponse,
+        _abc.Awaitable[_indexer_pb2.SetCrawlPolicyResponse],
     ]: ...
     @_abc_1.abstractmethod
     def ListReposByCollection(
