@@ -149,8 +149,8 @@ function commitOf(data) {
   return { rev: data.commit?.rev, commitCid: data.commit?.cid }
 }
 
-// Distinct record bodies for generated load. Likes point at posts made in the same call, one
-// like per post, because liking a subject twice makes the PDS silently delete the older like.
+// Distinct record bodies for generated load. Each post is liked at most once, because liking a
+// subject twice makes the PDS silently delete the older like.
 const CUSTOM_COLLECTION = 'com.example.relay.item'
 
 function generatedWrites(count, collections) {
@@ -162,7 +162,7 @@ function generatedWrites(count, collections) {
       const value = { $type: collection, text: `load post ${n}`, createdAt }
       writes.push({ collection, value })
     } else if (collection === 'app.bsky.feed.like') {
-      writes.push({ collection, value: null }) // filled in once the liked post exists
+      writes.push({ collection, value: null }) // subject filled in by bulkCreate
     } else {
       writes.push({ collection, value: { $type: collection, n, createdAt } })
     }
@@ -288,40 +288,20 @@ const commands = {
   },
 
   // Load: `count` new records spread round-robin over `collections` (default: a post, a like
-  // of that post, and a custom-collection record), `batchSize` records per commit.
+  // and a custom-collection record), `batchSize` records per commit. Each like points at a post
+  // nobody liked yet from an earlier commit; when there is none, one extra commit creates the
+  // missing like targets first (reported as `extraPosts`).
   async bulkCreate(netw, p) {
     need(p, 'did', 'count')
     const { agent } = netw.account(p.did)
     const collections = p.collections ?? ['app.bsky.feed.post', 'app.bsky.feed.like', CUSTOM_COLLECTION]
     const batchSize = Math.max(1, Math.min(200, p.batchSize ?? 1))
     const writes = generatedWrites(p.count, collections)
-    let lastPost = null
+    const unliked = []
     let rev = null
     let commits = 0
-    for (let start = 0; start < writes.length; start += batchSize) {
-      const batch = writes.slice(start, start + batchSize)
-      // A like needs a post nobody liked yet: make one first when the batch has none.
-      const ops = []
-      for (const w of batch) {
-        if (w.collection === 'app.bsky.feed.like') {
-          if (!lastPost) {
-            const post = await agent.com.atproto.repo.createRecord({
-              repo: p.did,
-              collection: 'app.bsky.feed.post',
-              record: { text: 'like target', createdAt: new Date().toISOString() },
-            })
-            lastPost = { uri: post.data.uri, cid: post.data.cid }
-            commits += 1
-          }
-          w.value = {
-            $type: 'app.bsky.feed.like',
-            subject: lastPost,
-            createdAt: new Date().toISOString(),
-          }
-          lastPost = null
-        }
-        ops.push(w)
-      }
+    let extraPosts = 0
+    const commit = async (ops) => {
       const res = await agent.com.atproto.repo.applyWrites({
         repo: p.did,
         writes: ops.map((w) => ({
@@ -332,14 +312,33 @@ const commands = {
       })
       commits += 1
       rev = res.data.commit?.rev ?? rev
-      for (let i = 0; i < ops.length; i++) {
-        if (ops[i].collection === 'app.bsky.feed.post') {
-          const r = res.data.results[i]
-          lastPost = { uri: r.uri, cid: r.cid }
+      ops.forEach((w, i) => {
+        if (w.collection === 'app.bsky.feed.post') {
+          unliked.push({ uri: res.data.results[i].uri, cid: res.data.results[i].cid })
         }
-      }
+      })
     }
-    return { count: p.count, commits, rev }
+    for (let start = 0; start < writes.length; start += batchSize) {
+      const batch = writes.slice(start, start + batchSize)
+      const likes = batch.filter((w) => w.collection === 'app.bsky.feed.like')
+      const missing = likes.length - unliked.length
+      if (missing > 0) {
+        const targets = []
+        for (let i = 0; i < missing; i++) {
+          const text = `like target ${extraPosts + i}`
+          const value = { $type: 'app.bsky.feed.post', text, createdAt: new Date().toISOString() }
+          targets.push({ collection: 'app.bsky.feed.post', value })
+        }
+        extraPosts += missing
+        await commit(targets)
+      }
+      for (const like of likes) {
+        const createdAt = new Date().toISOString()
+        like.value = { $type: 'app.bsky.feed.like', subject: unliked.shift(), createdAt }
+      }
+      await commit(batch)
+    }
+    return { count: p.count, commits, rev, extraPosts }
   },
 }
 
