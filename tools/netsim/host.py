@@ -45,7 +45,7 @@ class SimHost:
     def __init__(self, index: int, port: int, *, backlog: Backlog | None = None) -> None:
         self.index = index
         self.port = port
-        self.backlog = backlog or Backlog()
+        self.backlog = backlog if backlog is not None else Backlog()
         self.repos: dict[str, SimRepo] = {}
         self.seq = 0
         self.sinks: list[FrameSink] = []

@@ -10,6 +10,7 @@ import pytest
 from relay_core.firehose.events import CommitEvent, parse_event
 from relay_core.firehose.frames import decode_frame
 from relay_core.keys import PublicKey, parse_did_key
+from relay_core.syntax.did import parse_did
 
 from tools.netsim.broken import EXPECTED_REASON, BrokenKind
 from tools.netsim.host import SimHost
@@ -30,7 +31,7 @@ class _Setup:
             self.host.add_repo(
                 SimRepo(
                     index=index,
-                    did=did,
+                    did=parse_did(did),
                     handle=f"u{index}.pds0.test",
                     signer=Signer(key.to_bytes()),
                     signing_key=key.public_key.did_key(),
