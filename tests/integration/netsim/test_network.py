@@ -30,10 +30,10 @@ async def net() -> AsyncIterator[Network]:
         yield running
 
 
-async def _frames(ws: ClientConnection, count: int, timeout: float = 5.0) -> list[bytes]:
+async def _frames(ws: ClientConnection, count: int) -> list[bytes]:
     out = []
     for _ in range(count):
-        msg = await asyncio.wait_for(ws.recv(), timeout)
+        msg = await asyncio.wait_for(ws.recv(), 5.0)
         assert isinstance(msg, bytes)
         out.append(msg)
     return out
