@@ -93,7 +93,6 @@ class ResolverConfig:
     def http_limits(self) -> HttpLimits:
         return HttpLimits(
             max_connections=self.max_concurrent_fetches,
-            max_keepalive_connections=self.max_concurrent_fetches,
             connect_timeout_seconds=self.http_connect_timeout_seconds,
             read_timeout_seconds=self.http_timeout_seconds,
             total_timeout_seconds=self.http_timeout_seconds,

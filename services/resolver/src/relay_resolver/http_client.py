@@ -1,26 +1,31 @@
 """The one pooled HTTP client every DID document fetch goes through.
 
-One `httpx.AsyncClient` lives for the whole process: keep-alive connections to the PLC directory
-are reused, and the pool has a hard connection cap, so neither a burst of misses nor a slow host
-can grow sockets or buffers without limit. A client per request (what leaking resolvers tend to
-do) costs a TLS handshake each time and leaves pools for the garbage collector.
+One `aiohttp.ClientSession` lives for the whole process: keep-alive connections to the PLC
+directory are reused, and the connector has a hard connection cap, so neither a burst of misses
+nor a slow host can grow sockets or buffers without limit. A client per request (what leaking
+resolvers tend to do) costs a handshake each time and leaves pools for the garbage collector.
+Cookies are never stored (`DummyCookieJar`): a jar would be one more thing growing per host.
 
 Every response body is read in chunks against `max_document_bytes` and refused once it passes it;
-compression is not offered (`Accept-Encoding: identity`), so the limit is on bytes that arrive,
-and a compressed reply is refused rather than inflated. Redirects are not followed: a DID
-document lives at exactly one URL.
+compression is not offered (`Accept-Encoding: identity`) and not undone, so the limit is on bytes
+that arrive, and a compressed reply is refused rather than inflated. Redirects are not followed: a
+DID document lives at exactly one URL.
+
+Why aiohttp and not httpx: measured in `bench/bench_resolver_soak.py` (docs/benchmarks.md),
+httpx 0.28 / httpcore 1.0 spent ~10x more CPU per request in its pool bookkeeping (every request
+walks every pooled connection and polls its socket, and retries internally under concurrency),
+which capped the resolver at a few hundred fetches per second per core.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 
 from relay_resolver.errors import FailureKind, ResolutionFailed
 
@@ -29,6 +34,8 @@ __all__ = ["DocumentFetcher", "HttpLimits", "LatencyObserver", "decode_response"
 LatencyObserver = Callable[[str, str, float], None]
 """Called as `(source, result, seconds)` after each request; `result` is a bounded label."""
 
+_CHUNK_BYTES = 16 * 1024
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HttpLimits:
@@ -36,8 +43,6 @@ class HttpLimits:
 
     max_connections: int = 32
     """Open connections across all hosts; also the number of concurrent fetches."""
-    max_keepalive_connections: int = 16
-    """Idle connections kept for reuse (the PLC directory gets most of them)."""
     keepalive_expiry_seconds: float = 30.0
     """Idle connections older than this are closed."""
     connect_timeout_seconds: float = 3.0
@@ -52,41 +57,36 @@ class HttpLimits:
 class DocumentFetcher:
     """GETs JSON documents with pooled connections, timeouts and a body size cap.
 
+    Create it inside the running event loop (aiohttp binds its session to the loop).
+
     Args:
         limits: connection, timeout and size bounds.
         observe_latency: receives one observation per request (for the latency histogram).
-        transport: an alternative httpx transport (e.g. to bind a local address).
     """
 
-    def __init__(
-        self,
-        limits: HttpLimits,
-        *,
-        observe_latency: LatencyObserver | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
+    def __init__(self, limits: HttpLimits, *, observe_latency: LatencyObserver | None = None) -> None:
         self._limits = limits
         self._observe = observe_latency
-        self._client = httpx.AsyncClient(
-            limits=httpx.Limits(
-                max_connections=limits.max_connections,
-                max_keepalive_connections=limits.max_keepalive_connections,
-                keepalive_expiry=limits.keepalive_expiry_seconds,
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=limits.max_connections,
+                limit_per_host=limits.max_connections,
+                keepalive_timeout=limits.keepalive_expiry_seconds,
+                ttl_dns_cache=300,
             ),
-            timeout=httpx.Timeout(
+            timeout=aiohttp.ClientTimeout(
+                total=limits.total_timeout_seconds,
                 connect=limits.connect_timeout_seconds,
-                read=limits.read_timeout_seconds,
-                write=limits.read_timeout_seconds,
-                pool=limits.total_timeout_seconds,
+                sock_read=limits.read_timeout_seconds,
             ),
             headers={
                 "Accept": "application/did+ld+json, application/json",
                 "Accept-Encoding": "identity",
                 "User-Agent": limits.user_agent,
             },
-            follow_redirects=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
             trust_env=False,
-            transport=transport,
         )
 
     @property
@@ -94,7 +94,7 @@ class DocumentFetcher:
         return self._limits
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._session.close()
 
     async def fetch_json(self, url: str, *, source: str) -> dict[str, Any]:
         """GET `url` and return its body as a JSON object.
@@ -110,18 +110,17 @@ class DocumentFetcher:
         started = time.perf_counter()
         result = "error"
         try:
-            async with asyncio.timeout(self._limits.total_timeout_seconds):
-                status, body = await self._get(url)
+            status, body = await self._get(url)
             result = _status_class(status)
             return decode_response(status, body, self._limits.max_document_bytes)
         except TimeoutError as exc:
             result = "timeout"
             raise ResolutionFailed(FailureKind.UNREACHABLE, f"timed out fetching {url}") from exc
-        except httpx.TransportError as exc:
-            result = "timeout" if isinstance(exc, httpx.TimeoutException) else "network"
+        except aiohttp.ClientError as exc:
+            result = "network"
             raise ResolutionFailed(FailureKind.UNREACHABLE, f"fetching {url}: {type(exc).__name__}") from exc
         except ResolutionFailed as exc:
-            if exc.kind is FailureKind.INVALID_DOCUMENT and result == "2xx":
+            if exc.kind is FailureKind.INVALID_DOCUMENT and result in ("error", "2xx"):
                 result = "invalid"
             raise
         finally:
@@ -130,28 +129,28 @@ class DocumentFetcher:
 
     async def _get(self, url: str) -> tuple[int, bytes]:
         limit = self._limits.max_document_bytes
-        async with self._client.stream("GET", url) as response:
-            if response.status_code != 200:
+        async with self._session.get(url, allow_redirects=False) as response:
+            if response.status != 200:
                 # Drain a small error body so the keep-alive connection can be reused; a large one
                 # is abandoned, which closes the connection instead.
                 drained = 0
-                async for chunk in response.aiter_raw():
+                async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
                     drained += len(chunk)
                     if drained > limit:
                         break
-                return response.status_code, b""
-            encoding = response.headers.get("content-encoding", "identity").lower()
+                return response.status, b""
+            encoding = response.headers.get("Content-Encoding", "identity").lower()
             if encoding not in ("identity", ""):
                 raise ResolutionFailed(
                     FailureKind.INVALID_DOCUMENT, f"compressed document ({encoding}) refused"
                 )
-            declared = response.headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > limit:
+            declared = response.content_length
+            if declared is not None and declared > limit:
                 raise ResolutionFailed(
                     FailureKind.INVALID_DOCUMENT, f"document of {declared} bytes exceeds {limit}"
                 )
             body = bytearray()
-            async for chunk in response.aiter_raw():
+            async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
                 body += chunk
                 if len(body) > limit:
                     raise ResolutionFailed(FailureKind.INVALID_DOCUMENT, f"document exceeds {limit} bytes")
