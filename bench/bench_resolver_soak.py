@@ -102,9 +102,9 @@ def start_resolver(args: argparse.Namespace, plc_url: str) -> tuple[subprocess.P
     return proc, grpc_port, ops_port
 
 
-async def wait_serving(channel: grpc.aio.Channel, timeout: float = 60.0) -> None:
+async def wait_serving(channel: grpc.aio.Channel, within_seconds: float = 60.0) -> None:
     health = health_pb2_grpc.HealthStub(channel)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within_seconds
     while time.monotonic() < deadline:
         try:
             reply = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
