@@ -20,7 +20,7 @@ from relay_core.syntax import parse_did, parse_nsid
 from relay_proto.events.v1 import events_pb2
 from relay_proto.types.v1 import types_pb2
 from relay_runtime.jetstream import ensure_consumer
-from relay_runtime.streams import INDEXER
+from relay_runtime.streams import INDEXER, ConsumerDef
 
 from relay_indexer import metrics
 from relay_indexer.account import AccountStatus
@@ -100,12 +100,16 @@ async def consume_verified(
     applier: EventApplier,
     *,
     stop: asyncio.Event,
+    consumer: ConsumerDef = INDEXER,
     batch_size: int = 500,
     fetch_timeout_seconds: float = 1.0,
 ) -> None:
-    """Apply VERIFIED in batches until `stop` is set; the batch in hand finishes first."""
-    await ensure_consumer(js, INDEXER)
-    subscription = await js.pull_subscribe_bind(durable=INDEXER.durable, stream=INDEXER.stream)
+    """Apply VERIFIED in batches until `stop` is set; the batch in hand finishes first.
+
+    `consumer` is the durable to read through (tests pass their own, on their own stream).
+    """
+    await ensure_consumer(js, consumer)
+    subscription = await js.pull_subscribe_bind(durable=consumer.durable, stream=consumer.stream)
     try:
         while not stop.is_set():
             try:
