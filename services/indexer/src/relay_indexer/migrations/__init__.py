@@ -51,5 +51,3 @@ async def apply_migrations(dsn: str) -> list[str]:
             await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     finally:
         await conn.close()
-
-
