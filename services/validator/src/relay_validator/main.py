@@ -5,10 +5,16 @@ from __future__ import annotations
 import asyncio
 
 from relay_runtime import ServiceRuntime, configure_logging
+from relay_runtime.readiness import CheckResult
 from relay_runtime.streams import RAW_FRAMES, VERIFIED
 
-from relay_validator import grpc_api, metrics as metrics
+from relay_validator import grpc_api
 from relay_validator.config import SERVICE, ValidatorConfig
+from relay_validator.indexer_client import IndexerClient
+from relay_validator.resolver_client import ResolverClient
+from relay_validator.service import ValidatorPipeline
+from relay_validator.validation import Validation
+from relay_validator.verified_publisher import VerifiedPublisher
 
 __all__ = ["main", "run"]
 
@@ -17,18 +23,41 @@ async def main() -> None:
     config = ValidatorConfig.from_env()
     configure_logging(config.runtime.log_level, service=SERVICE)
     async with ServiceRuntime(
-        config.runtime,
-        service_config=config,
-        uses_nats=True,
-        streams=(
-            RAW_FRAMES,
-            VERIFIED,
-        ),
+        config.runtime, service_config=config, uses_nats=True, streams=(RAW_FRAMES, VERIFIED)
     ) as runtime:
-        # Honest state until the service's behaviour exists: /readyz 503 and gRPC health NOT_SERVING.
-        runtime.readiness.not_implemented(grpc_api.ISSUE)
-        grpc_api.add_to(runtime.grpc, grpc_api.ValidatorApi())
-        await runtime.serve()
+        resolver = ResolverClient(
+            runtime.channel(config.resolver_address),
+            max_batch_dids=config.resolver_max_batch_dids,
+            timeout_seconds=config.rpc_timeout_seconds,
+        )
+        indexer = IndexerClient(
+            runtime.channel(config.indexer_address),
+            timeout_seconds=config.rpc_timeout_seconds,
+            default_account_limit=config.default_account_limit,
+        )
+        publisher = VerifiedPublisher(runtime.jetstream, timeout_seconds=config.publish_timeout_seconds)
+        validation = Validation(
+            accounts=indexer, identities=resolver, publisher=publisher, policy=config.cache_policy
+        )
+        pipeline = ValidatorPipeline(
+            runtime.jetstream,
+            validation,
+            config.owned_partitions,
+            batch_size=config.batch_size,
+            fetch_timeout_seconds=config.fetch_timeout_seconds,
+            retry_seconds=config.retry_seconds,
+        )
+
+        async def resolver_ready() -> CheckResult:
+            return CheckResult(await resolver.serving(), "resolver: not serving")
+
+        async def indexer_ready() -> CheckResult:
+            return CheckResult(await indexer.serving(), "indexer: not serving")
+
+        runtime.readiness.add("resolver", resolver_ready)
+        runtime.readiness.add("indexer", indexer_ready)
+        grpc_api.add_to(runtime.grpc, grpc_api.ValidatorApi(pipeline))
+        await runtime.serve(pipeline.run(runtime.stopping))
 
 
 def run() -> None:

@@ -1,0 +1,312 @@
+"""One batch of raw frames through `judge`, with state and identities gathered in bulk.
+
+Per batch: one `GetAccounts` for the DIDs not in the state cache, one `Invalidate` for DIDs with
+an `#identity` event, one `ResolveDids` for DIDs not in the identity cache, one `GetHost` per host
+with new accounts (cached), then `judge` per event in order, one pipelined publish of every
+accepted event, one `UpsertAccounts` for every changed account. Only then are caches updated and
+the caller acks: a failure anywhere leaves the caches as they were, so a retry (or a restart)
+re-judges against the durable state and republishes with the same msg ids (deduplicated).
+
+Rare paths cost one extra call each: a fresh re-resolution after a signature or host mismatch
+(at most once per DID per batch, and not when the identity was resolved moments ago).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from relay_core.errors import InvalidSyntax
+from relay_core.firehose.events import IdentityEvent
+from relay_core.syntax.did import Did, parse_relay_did
+
+from relay_validator import metrics
+from relay_validator.account_state import AccountState
+from relay_validator.decode import RelayedEvent, decode_event
+from relay_validator.drop_reason import DropReason
+from relay_validator.identity import AccountIdentity, IdentityFailure
+from relay_validator.indexer_client import AccountStore, HostQuota
+from relay_validator.judge import Context, event_did, judge
+from relay_validator.lru import ExpiringLru
+from relay_validator.raw_frames import RawInput
+from relay_validator.resolver_client import IdentitySource
+from relay_validator.verdict import Accept, AwaitIdentity, Drop, RefreshIdentity
+from relay_validator.verified_publisher import Outgoing, VerifiedPublisher
+
+__all__ = ["BatchResult", "CachePolicy", "Item", "Validation", "decode_item"]
+
+logger = logging.getLogger(__name__)
+
+
+class _Absent:
+    """Cached "the indexer does not know this DID" (so new accounts are not re-queried per batch)."""
+
+
+_ABSENT: Final = _Absent()
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One pulled message: its raw frame (None if the payload was garbage) and decode result."""
+
+    raw: RawInput | None
+    decoded: RelayedEvent | Drop
+
+
+def decode_item(raw: RawInput | None) -> Item:
+    if raw is None:
+        return Item(None, Drop(DropReason.BAD_RAW_FRAME, "payload is not a RawFrame"))
+    return Item(raw, decode_event(raw.frame))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CachePolicy:
+    account_entries: int = 200_000
+    account_ttl_seconds: float = 10.0
+    """How long a cached account state is trusted: bounds how late a local takedown is seen."""
+    identity_entries: int = 200_000
+    identity_ttl_seconds: float = 600.0
+    identity_refresh_min_age_seconds: float = 2.0
+    """An identity resolved more recently than this counts as fresh (no refresh on mismatch)."""
+    host_quota_ttl_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """How many leading items were finished (published/dropped, state persisted)."""
+
+    done: int
+    published: int
+    dropped: int
+    waiting: bool
+    """Stopped at an event whose identity could not be resolved: retry the rest later."""
+
+
+class Validation:
+    """Caches and clients shared by every partition of this replica."""
+
+    def __init__(
+        self,
+        *,
+        accounts: AccountStore,
+        identities: IdentitySource,
+        publisher: VerifiedPublisher,
+        policy: CachePolicy,
+        clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
+    ) -> None:
+        self._accounts = accounts
+        self._identities = identities
+        self._publisher = publisher
+        self._policy = policy
+        self._clock_us = clock_us
+        self._states: ExpiringLru[Did, AccountState | _Absent] = ExpiringLru(
+            policy.account_entries, policy.account_ttl_seconds
+        )
+        self._idents: ExpiringLru[Did, AccountIdentity | IdentityFailure] = ExpiringLru(
+            policy.identity_entries, policy.identity_ttl_seconds
+        )
+        self._quotas: ExpiringLru[str, HostQuota | None] = ExpiringLru(4096, policy.host_quota_ttl_seconds)
+        self.drops: Counter[str] = Counter()
+        self.verified = 0
+
+    async def _load_states(self, dids: set[Did]) -> dict[Did, AccountState | None]:
+        out: dict[Did, AccountState | None] = {}
+        missing = []
+        for did in dids:
+            cached = self._states.get(did)
+            if cached is None:
+                missing.append(did)
+            else:
+                out[did] = None if isinstance(cached, _Absent) else cached
+        metrics.CACHE_LOOKUPS_TOTAL.labels("account", "hit").inc(len(out))
+        if missing:
+            metrics.CACHE_LOOKUPS_TOTAL.labels("account", "miss").inc(len(missing))
+            loaded = await self._accounts.get_accounts(missing)
+            for did in missing:
+                state = loaded.get(did)
+                self._states.put(did, state if state is not None else _ABSENT)
+                out[did] = state
+        return out
+
+    async def _load_identities(
+        self, dids: set[Did], purge: list[Did]
+    ) -> dict[Did, AccountIdentity | IdentityFailure]:
+        if purge:
+            await self._identities.invalidate(purge)
+            self._idents.discard(purge)
+            metrics.IDENTITY_REFRESHES_TOTAL.labels("identity_event").inc(len(purge))
+        out: dict[Did, AccountIdentity | IdentityFailure] = {}
+        missing = []
+        for did in dids:
+            cached = self._idents.get(did)
+            if cached is None:
+                missing.append(did)
+            else:
+                out[did] = cached
+        metrics.CACHE_LOOKUPS_TOTAL.labels("identity", "hit").inc(len(out))
+        if missing:
+            metrics.CACHE_LOOKUPS_TOTAL.labels("identity", "miss").inc(len(missing))
+            out.update(self._remember(await self._identities.resolve(missing, fresh=False)))
+        return out
+
+    def _remember(
+        self, resolved: dict[Did, AccountIdentity | IdentityFailure]
+    ) -> dict[Did, AccountIdentity | IdentityFailure]:
+        for did, identity in resolved.items():
+            # Retryable failures are never cached: the next batch asks again.
+            if isinstance(identity, AccountIdentity) or not identity.kind.retry:
+                self._idents.put(did, identity)
+        return resolved
+
+    async def _load_quotas(self, hosts: set[str]) -> None:
+        for host in hosts:
+            if self._quotas.get(host) is None:
+                self._quotas.put(host, await self._accounts.get_host_quota(host))
+
+    def _has_room(self, host: str, created: Counter[str]) -> bool:
+        quota = self._quotas.get(host)
+        if quota is None or quota.account_limit is None:
+            # NOTE: an unregistered host has no limit to apply; the indexer refuses its accounts.
+            return True
+        return quota.account_count + created[host] < quota.account_limit
+
+    def _is_fresh(self, identity: AccountIdentity | IdentityFailure | None, now_us: int) -> bool:
+        if not isinstance(identity, AccountIdentity):
+            return False
+        return now_us - identity.resolved_at_us < self._policy.identity_refresh_min_age_seconds * 1e6
+
+    async def run(self, items: Sequence[Item]) -> BatchResult:
+        """Judge `items` in order; publish and persist the finished prefix.
+
+        Raises:
+            DependencyUnavailable: the resolver or indexer failed; nothing was persisted.
+            nats errors: publishing failed; nothing was persisted (a retry republishes).
+        """
+        dids: set[Did] = set()
+        purge: list[Did] = []
+        for item in items:
+            if isinstance(item.decoded, Drop):
+                continue
+            try:
+                did = parse_relay_did(event_did(item.decoded))
+            except InvalidSyntax:
+                continue  # judge drops it with the precise reason
+            dids.add(did)
+            if isinstance(item.decoded, IdentityEvent) and did not in purge:
+                purge.append(did)
+        states = await self._load_states(dids)
+        identities = await self._load_identities(dids, purge)
+        fresh = set(purge)
+        new_hosts = set()
+        for item in items:
+            item_did = _did_of(item)
+            if item.raw is not None and item_did in dids and states.get(Did(item_did or "")) is None:
+                new_hosts.add(item.raw.host)
+        await self._load_quotas(new_hosts)
+
+        now_us = self._clock_us()
+        working = dict(states)
+        changed: dict[Did, AccountState] = {}
+        created: Counter[str] = Counter()
+        outgoing: list[Outgoing] = []
+        drops: list[tuple[Item, Drop]] = []
+        done = 0
+        waiting = False
+        for item in items:
+            decoded, raw = item.decoded, item.raw
+            if isinstance(decoded, Drop) or raw is None:
+                drops.append(
+                    (item, decoded if isinstance(decoded, Drop) else Drop(DropReason.BAD_RAW_FRAME, ""))
+                )
+                done += 1
+                continue
+            did = Did(event_did(decoded))
+            while True:
+                identity = identities.get(did)
+                verdict = judge(
+                    decoded,
+                    Context(
+                        host=raw.host,
+                        frame=raw.frame,
+                        state=working.get(did),
+                        identity=identity,
+                        identity_fresh=did in fresh or self._is_fresh(identity, now_us),
+                        host_has_room=self._has_room(raw.host, created),
+                        now_us=now_us,
+                        redelivered=raw.redelivered,
+                    ),
+                )
+                if not isinstance(verdict, RefreshIdentity):
+                    break
+                metrics.IDENTITY_REFRESHES_TOTAL.labels(verdict.reason.value).inc()
+                identities.update(self._remember(await self._identities.resolve([did], fresh=True)))
+                fresh.add(did)
+            if isinstance(verdict, AwaitIdentity):
+                waiting = True
+                metrics.IDENTITY_WAITS_TOTAL.inc()
+                logger.warning(
+                    "identity unavailable; partition waits",
+                    extra={"did": did, "host": raw.host, "seq": raw.upstream_seq, "detail": verdict.detail},
+                )
+                break
+            if isinstance(verdict, Accept):
+                if verdict.created:
+                    created[raw.host] += 1
+            else:
+                drops.append((item, verdict))
+            if verdict.state is not None:
+                working[did] = verdict.state
+                changed[did] = verdict.state
+            outgoing.extend(
+                Outgoing(raw.host, raw.upstream_seq, raw.received_at_us, p) for p in verdict.publications
+            )
+            done += 1
+
+        await self._publisher.publish(outgoing, now_us)
+        await self._accounts.upsert_accounts(list(changed.values()))
+        self._commit(changed, created, outgoing, drops)
+        return BatchResult(done, len(outgoing), len(drops), waiting)
+
+    def _commit(
+        self,
+        changed: dict[Did, AccountState],
+        created: Counter[str],
+        outgoing: list[Outgoing],
+        drops: list[tuple[Item, Drop]],
+    ) -> None:
+        """The batch is durable: update caches and count (counting earlier would double on retry)."""
+        for did, state in changed.items():
+            # refresh, not put: our own writes must not keep a state alive past its TTL, or an
+            # operator's takedown would never be re-read for a busy account.
+            self._states.refresh(did, state)
+        for host, count in created.items():
+            quota = self._quotas.get(host)
+            if quota is not None:
+                self._quotas.refresh(host, HostQuota(quota.account_count + count, quota.account_limit))
+        kinds = Counter(out.publication.kind.value for out in outgoing)
+        for kind, count in kinds.items():
+            metrics.EVENTS_VERIFIED_TOTAL.labels(kind).inc(count)
+        self.verified += len(outgoing)
+        for item, drop in drops:
+            reason = drop.reason.value
+            metrics.EVENTS_DROPPED_TOTAL.labels(reason).inc()
+            self.drops[reason] += 1
+            raw = item.raw
+            logger.info(
+                "dropped",
+                extra={
+                    "reason": reason,
+                    "host": raw.host if raw else None,
+                    "seq": raw.upstream_seq if raw else None,
+                    "did": _did_of(item),
+                    "detail": drop.detail[:200],
+                },
+            )
+
+
+def _did_of(item: Item) -> str | None:
+    return None if isinstance(item.decoded, Drop) else event_did(item.decoded)

@@ -1,0 +1,130 @@
+"""Publication → `relay.events.v1.VerifiedEvent` on VERIFIED, pipelined, in order.
+
+The only module here that builds events protobufs (besides `raw_frames`, which reads them).
+Publishes of one batch go out back to back on one connection (so the stream stores them in
+partition order) and their acks are awaited together: ~20 µs per event instead of a round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from nats.js import JetStreamContext
+from relay_proto.events.v1 import events_pb2
+from relay_runtime.streams import verified_msg_id, verified_subject
+
+from relay_validator.indexer_client import to_proto_status
+from relay_validator.verdict import (
+    AccountDetails,
+    CommitDetails,
+    EventKind,
+    IdentityDetails,
+    Publication,
+    SyncDetails,
+)
+
+__all__ = ["DERIVED_MSG_ID_SUFFIX", "Outgoing", "VerifiedPublisher", "msg_id", "to_proto_event"]
+
+DERIVED_MSG_ID_SUFFIX: Final = "/account"
+"""Appended to the triggering frame's msg id for the relay's own `#account` (desynchronized or
+back to active), so it is deduplicated on re-verification like the event that caused it."""
+_MSG_ID_HEADER: Final = "Nats-Msg-Id"
+_SUBJECTS: Final = {kind: verified_subject(kind.value) for kind in EventKind}
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A publication with the raw frame's coordinates (host, upstream seq, receive time)."""
+
+    host: str
+    upstream_seq: int
+    received_at_us: int
+    publication: Publication
+
+
+def msg_id(out: Outgoing) -> str:
+    base = verified_msg_id(out.host, out.upstream_seq)
+    return base + DERIVED_MSG_ID_SUFFIX if out.publication.derived else base
+
+
+def _ops(details: CommitDetails) -> list[Any]:
+    return [
+        events_pb2.RepoOp(
+            action=op.action.value,
+            path=op.path,
+            cid="" if op.cid is None else str(op.cid),
+            prev_cid="" if op.prev is None else str(op.prev),
+        )
+        for op in details.ops
+    ]
+
+
+def to_proto_event(out: Outgoing, verified_at_us: int) -> Any:
+    """The `VerifiedEvent` for one publication."""
+    pub = out.publication
+    event = events_pb2.VerifiedEvent(
+        did=pub.did,
+        host=out.host,
+        upstream_seq=out.upstream_seq,
+        kind=pub.kind.value,
+        frame=pub.frame,
+        rev=pub.rev,
+        received_at_us=out.received_at_us,
+        verified_at_us=verified_at_us,
+        event_time=pub.event_time,
+    )
+    details = pub.details
+    if isinstance(details, CommitDetails):
+        event.commit.CopyFrom(
+            events_pb2.CommitInfo(
+                commit_cid=str(details.commit_cid),
+                data_cid=str(details.data_cid),
+                prev_data_cid="" if details.prev_data_cid is None else str(details.prev_data_cid),
+                since=details.since or "",
+                ops=_ops(details),
+            )
+        )
+    elif isinstance(details, SyncDetails):
+        event.sync.CopyFrom(
+            events_pb2.SyncInfo(commit_cid=str(details.commit_cid), data_cid=str(details.data_cid))
+        )
+    elif isinstance(details, IdentityDetails):
+        event.identity.CopyFrom(
+            events_pb2.IdentityInfo(handle=details.handle or "", handle_verified=details.handle_verified)
+        )
+    elif isinstance(details, AccountDetails):
+        event.account.CopyFrom(
+            events_pb2.AccountInfo(active=details.active, status=to_proto_status(details.upstream_status))
+        )
+    return event
+
+
+class VerifiedPublisher:
+    """Publishes a batch's verified events and waits until JetStream stored every one.
+
+    Args:
+        js: the JetStream context.
+        timeout_seconds: for the whole batch's acks; on timeout the batch is retried (and the
+            already stored events deduplicated by msg id).
+    """
+
+    def __init__(self, js: JetStreamContext, *, timeout_seconds: float) -> None:
+        self._js = js
+        self._timeout = timeout_seconds
+
+    async def publish(self, outgoing: Sequence[Outgoing], verified_at_us: int) -> None:
+        """Raises whatever nats raises (timeouts, API errors); nothing is half-acknowledged."""
+        if not outgoing:
+            return
+        futures = []
+        for out in outgoing:
+            payload = to_proto_event(out, verified_at_us).SerializeToString()
+            futures.append(
+                await self._js.publish_async(
+                    _SUBJECTS[out.publication.kind], payload, headers={_MSG_ID_HEADER: msg_id(out)}
+                )
+            )
+        await asyncio.wait_for(asyncio.gather(*futures), self._timeout)
