@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.grpc",
     "tests.fixtures.reference_net",
+    "tests.fixtures.relay",
 ]
