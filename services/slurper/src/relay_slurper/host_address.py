@@ -90,7 +90,7 @@ def parse_host(raw: str, *, dev_mode: bool, tls: bool | None = None) -> HostAddr
                 raise HostRefused(f"plain-text scheme refused: {raw[:80]!r}", reason="plaintext_not_allowed")
             text, scheme_tls = text[len(prefix) :], False
     text = text.rstrip("/").rstrip(".").lower()
-    if "/" in text or "?" in text or "#" in text or "@" in text:
+    if any(c in text for c in "/?#@[]"):
         raise HostRefused(f"not a bare hostname: {raw[:80]!r}", reason="bad_hostname")
     name, sep, port_text = text.partition(":")
     if sep:

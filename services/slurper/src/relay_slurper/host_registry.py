@@ -101,9 +101,11 @@ class HostRegistry:
         if self._closing or hostname in self._subscriptions:
             return False
         self._flushed.setdefault(hostname, record.cursor)
+        # A host kicked and re-added within one flush interval: the store lags our own acks.
+        cursor = max(record.cursor, self._ended_cursors.get(hostname, 0), self._flushed[hostname])
         subscription = Subscription(
             address,
-            cursor=record.cursor or None,
+            cursor=cursor or None,
             limiter=RateLimiter(self._rates.limits_for(record)),
             publisher=self._publisher,
             settings=self._settings,
@@ -124,6 +126,7 @@ class HostRegistry:
             return False
         subscription.stop()
         await asyncio.gather(self._tasks[hostname], return_exceptions=True)
+        await self.flush_cursors()
         await self._store.set_host_status(hostname, HostStatus.IDLE, "kicked by an operator")
         return True
 
