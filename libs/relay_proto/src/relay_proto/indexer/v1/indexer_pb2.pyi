@@ -890,18 +890,41 @@ class StartBackfillRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     HOSTS_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    COLLECTIONS_FIELD_NUMBER: _builtins.int
+    kind: _types_pb2.BackfillKind.ValueType
+    """UNSPECIFIED means CRAWL."""
+    source: _builtins.str
+    """Import: base URL of the relay to copy from (e.g. https://relay1.us-east.bsky.network)."""
     @_builtins.property
     def hosts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Hosts to walk; empty for every active host."""
+        """Crawl: hosts to walk; empty for every active host."""
+
+    @_builtins.property
+    def collections(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Import: NSIDs to copy; empty for every NSID the index knows plus the configured list."""
 
     def __init__(
         self,
         *,
         hosts: _abc.Iterable[_builtins.str] | None = ...,
+        kind: _types_pb2.BackfillKind.ValueType = ...,
+        source: _builtins.str = ...,
+        collections: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["hosts", b"hosts"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "collections",
+        b"collections",
+        "hosts",
+        b"hosts",
+        "kind",
+        b"kind",
+        "source",
+        b"source",
+    ]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -116,6 +116,29 @@ BACKFILL_STATE_DONE: BackfillState.ValueType  # 4
 BACKFILL_STATE_FAILED: BackfillState.ValueType  # 5
 Global___BackfillState: _TypeAlias = BackfillState  # noqa: Y015
 
+class _BackfillKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _BackfillKindEnumTypeWrapper(
+    _enum_type_wrapper._EnumTypeWrapper[_BackfillKind.ValueType], _builtins.type
+):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    BACKFILL_KIND_UNSPECIFIED: _BackfillKind.ValueType  # 0
+    BACKFILL_KIND_IMPORT: _BackfillKind.ValueType  # 1
+    """Copy another relay's collection directory (com.atproto.sync.listReposByCollection per NSID)."""
+    BACKFILL_KIND_CRAWL: _BackfillKind.ValueType  # 2
+    """Walk PDS hosts (listRepos + describeRepo per DID), then settle pending repo checks."""
+
+class BackfillKind(_BackfillKind, metaclass=_BackfillKindEnumTypeWrapper): ...
+
+BACKFILL_KIND_UNSPECIFIED: BackfillKind.ValueType  # 0
+BACKFILL_KIND_IMPORT: BackfillKind.ValueType  # 1
+"""Copy another relay's collection directory (com.atproto.sync.listReposByCollection per NSID)."""
+BACKFILL_KIND_CRAWL: BackfillKind.ValueType  # 2
+"""Walk PDS hosts (listRepos + describeRepo per DID), then settle pending repo checks."""
+Global___BackfillKind: _TypeAlias = BackfillKind  # noqa: Y015
+
 @_typing.final
 class HostLimits(_message.Message):
     """Per-host limits. Zero means "use the relay-wide default", not "unlimited"."""
@@ -257,7 +280,7 @@ Global___DomainBan: _TypeAlias = DomainBan  # noqa: Y015
 
 @_typing.final
 class BackfillProgress(_message.Message):
-    """Progress snapshot of one backfill job (listRepos + getRepo over a set of hosts)."""
+    """Progress snapshot of one collection-index backfill job."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -272,20 +295,44 @@ class BackfillProgress(_message.Message):
     STARTED_AT_US_FIELD_NUMBER: _builtins.int
     UPDATED_AT_US_FIELD_NUMBER: _builtins.int
     LAST_ERROR_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    COLLECTIONS_FIELD_NUMBER: _builtins.int
+    ITEMS_TOTAL_FIELD_NUMBER: _builtins.int
+    ITEMS_DONE_FIELD_NUMBER: _builtins.int
+    DIDS_PER_SECOND_FIELD_NUMBER: _builtins.int
+    ETA_SECONDS_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     state: Global___BackfillState.ValueType
     repos_total: _builtins.int
+    """Best known total of DIDs: the hosts' account counts (crawl); 0 when unknown (import)."""
     repos_done: _builtins.int
+    """DIDs written to the index (import: listed DIDs; crawl: repos described or skipped as inactive)."""
     repos_failed: _builtins.int
+    """DIDs given up on after retries (crawl: describeRepo failures)."""
     records_indexed: _builtins.int
     bytes_fetched: _builtins.int
     started_at_us: _builtins.int
     updated_at_us: _builtins.int
     last_error: _builtins.str
     """Last failure, for humans; empty when none."""
+    kind: Global___BackfillKind.ValueType
+    source: _builtins.str
+    """Relay imported from (import)."""
+    items_total: _builtins.int
+    """Work items (an NSID to import or a host to crawl) and how many are finished."""
+    items_done: _builtins.int
+    dids_per_second: _builtins.float
+    """DIDs per second over the last few seconds of this process's run of the job."""
+    eta_seconds: _builtins.int
+    """Estimated seconds left; -1 when unknown."""
     @_builtins.property
     def hosts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Hosts the job covers; empty means every active host."""
+        """Hosts the job covers (crawl); empty means every active host."""
+
+    @_builtins.property
+    def collections(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """NSIDs imported (import)."""
 
     def __init__(
         self,
@@ -301,16 +348,35 @@ class BackfillProgress(_message.Message):
         started_at_us: _builtins.int = ...,
         updated_at_us: _builtins.int = ...,
         last_error: _builtins.str = ...,
+        kind: Global___BackfillKind.ValueType = ...,
+        source: _builtins.str = ...,
+        collections: _abc.Iterable[_builtins.str] | None = ...,
+        items_total: _builtins.int = ...,
+        items_done: _builtins.int = ...,
+        dids_per_second: _builtins.float = ...,
+        eta_seconds: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal[
         "bytes_fetched",
         b"bytes_fetched",
+        "collections",
+        b"collections",
+        "dids_per_second",
+        b"dids_per_second",
+        "eta_seconds",
+        b"eta_seconds",
         "hosts",
         b"hosts",
+        "items_done",
+        b"items_done",
+        "items_total",
+        b"items_total",
         "job_id",
         b"job_id",
+        "kind",
+        b"kind",
         "last_error",
         b"last_error",
         "records_indexed",
@@ -321,6 +387,8 @@ class BackfillProgress(_message.Message):
         b"repos_failed",
         "repos_total",
         b"repos_total",
+        "source",
+        b"source",
         "started_at_us",
         b"started_at_us",
         "state",
