@@ -20,7 +20,7 @@ _sym_db = _symbol_database.Default()
 
 
 DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(
-    b'\n relay/firehose/v1/firehose.proto\x12\x11relay.firehose.v1"\x11\n\x0fGetStatsRequest"\xa5\x01\n\x10GetStatsResponse\x12\x11\n\tfirst_seq\x18\x01 \x01(\x03\x12\x10\n\x08last_seq\x18\x02 \x01(\x03\x12\x19\n\x11\x65vents_per_second\x18\x03 \x01(\x01\x12\x16\n\x0e\x63onsumer_count\x18\x04 \x01(\x05\x12\x1d\n\x15replay_window_seconds\x18\x05 \x01(\x03\x12\x1a\n\x12oldest_event_at_us\x18\x06 \x01(\x03"\x16\n\x14ListConsumersRequest"\xac\x01\n\x08\x43onsumer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bremote_addr\x18\x02 \x01(\t\x12\x12\n\nuser_agent\x18\x03 \x01(\t\x12\x17\n\x0f\x63onnected_at_us\x18\x04 \x01(\x03\x12\x14\n\x0cstart_cursor\x18\x05 \x01(\x03\x12\x10\n\x08sent_seq\x18\x06 \x01(\x03\x12\x15\n\rqueued_events\x18\x07 \x01(\x03\x12\x13\n\x0bsent_events\x18\x08 \x01(\x03"G\n\x15ListConsumersResponse\x12.\n\tconsumers\x18\x01 \x03(\x0b\x32\x1b.relay.firehose.v1.Consumer""\n\x13ScrubAccountRequest\x12\x0b\n\x03\x64id\x18\x01 \x01(\t"/\n\x14ScrubAccountResponse\x12\x17\n\x0f\x65vents_scrubbed\x18\x01 \x01(\x03\x32\xab\x02\n\x0f\x46irehoseService\x12S\n\x08GetStats\x12".relay.firehose.v1.GetStatsRequest\x1a#.relay.firehose.v1.GetStatsResponse\x12\x62\n\rListConsumers\x12\'.relay.firehose.v1.ListConsumersRequest\x1a(.relay.firehose.v1.ListConsumersResponse\x12_\n\x0cScrubAccount\x12&.relay.firehose.v1.ScrubAccountRequest\x1a\'.relay.firehose.v1.ScrubAccountResponseb\x06proto3'
+    b'\n relay/firehose/v1/firehose.proto\x12\x11relay.firehose.v1"\x11\n\x0fGetStatsRequest"\xa5\x01\n\x10GetStatsResponse\x12\x11\n\tfirst_seq\x18\x01 \x01(\x03\x12\x10\n\x08last_seq\x18\x02 \x01(\x03\x12\x19\n\x11\x65vents_per_second\x18\x03 \x01(\x01\x12\x16\n\x0e\x63onsumer_count\x18\x04 \x01(\x05\x12\x1d\n\x15replay_window_seconds\x18\x05 \x01(\x03\x12\x1a\n\x12oldest_event_at_us\x18\x06 \x01(\x03"\x16\n\x14ListConsumersRequest"\xf8\x01\n\x08\x43onsumer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bremote_addr\x18\x02 \x01(\t\x12\x12\n\nuser_agent\x18\x03 \x01(\t\x12\x17\n\x0f\x63onnected_at_us\x18\x04 \x01(\x03\x12\x14\n\x0cstart_cursor\x18\x05 \x01(\x03\x12\x10\n\x08sent_seq\x18\x06 \x01(\x03\x12\x15\n\rqueued_events\x18\x07 \x01(\x03\x12\x13\n\x0bsent_events\x18\x08 \x01(\x03\x12\x10\n\x08lag_seqs\x18\t \x01(\x03\x12\x13\n\x0blag_seconds\x18\n \x01(\x01\x12\r\n\x05state\x18\x0b \x01(\t\x12\x14\n\x0cqueued_bytes\x18\x0c \x01(\x03"G\n\x15ListConsumersResponse\x12.\n\tconsumers\x18\x01 \x03(\x0b\x32\x1b.relay.firehose.v1.Consumer""\n\x13ScrubAccountRequest\x12\x0b\n\x03\x64id\x18\x01 \x01(\t"/\n\x14ScrubAccountResponse\x12\x17\n\x0f\x65vents_scrubbed\x18\x01 \x01(\x03\x32\xab\x02\n\x0f\x46irehoseService\x12S\n\x08GetStats\x12".relay.firehose.v1.GetStatsRequest\x1a#.relay.firehose.v1.GetStatsResponse\x12\x62\n\rListConsumers\x12\'.relay.firehose.v1.ListConsumersRequest\x1a(.relay.firehose.v1.ListConsumersResponse\x12_\n\x0cScrubAccount\x12&.relay.firehose.v1.ScrubAccountRequest\x1a\'.relay.firehose.v1.ScrubAccountResponseb\x06proto3'
 )
 
 _globals = globals()
@@ -37,13 +37,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
     _globals["_LISTCONSUMERSREQUEST"]._serialized_start = 242
     _globals["_LISTCONSUMERSREQUEST"]._serialized_end = 264
     _globals["_CONSUMER"]._serialized_start = 267
-    _globals["_CONSUMER"]._serialized_end = 439
-    _globals["_LISTCONSUMERSRESPONSE"]._serialized_start = 441
-    _globals["_LISTCONSUMERSRESPONSE"]._serialized_end = 512
-    _globals["_SCRUBACCOUNTREQUEST"]._serialized_start = 514
-    _globals["_SCRUBACCOUNTREQUEST"]._serialized_end = 548
-    _globals["_SCRUBACCOUNTRESPONSE"]._serialized_start = 550
-    _globals["_SCRUBACCOUNTRESPONSE"]._serialized_end = 597
-    _globals["_FIREHOSESERVICE"]._serialized_start = 600
-    _globals["_FIREHOSESERVICE"]._serialized_end = 899
+    _globals["_CONSUMER"]._serialized_end = 515
+    _globals["_LISTCONSUMERSRESPONSE"]._serialized_start = 517
+    _globals["_LISTCONSUMERSRESPONSE"]._serialized_end = 588
+    _globals["_SCRUBACCOUNTREQUEST"]._serialized_start = 590
+    _globals["_SCRUBACCOUNTREQUEST"]._serialized_end = 624
+    _globals["_SCRUBACCOUNTRESPONSE"]._serialized_start = 626
+    _globals["_SCRUBACCOUNTRESPONSE"]._serialized_end = 673
+    _globals["_FIREHOSESERVICE"]._serialized_start = 676
+    _globals["_FIREHOSESERVICE"]._serialized_end = 975
 # @@protoc_insertion_point(module_scope)

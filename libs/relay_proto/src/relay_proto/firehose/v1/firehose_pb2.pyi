@@ -113,6 +113,10 @@ class Consumer(_message.Message):
     SENT_SEQ_FIELD_NUMBER: _builtins.int
     QUEUED_EVENTS_FIELD_NUMBER: _builtins.int
     SENT_EVENTS_FIELD_NUMBER: _builtins.int
+    LAG_SEQS_FIELD_NUMBER: _builtins.int
+    LAG_SECONDS_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    QUEUED_BYTES_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Connection id, unique for the process lifetime."""
     remote_addr: _builtins.str
@@ -125,6 +129,14 @@ class Consumer(_message.Message):
     queued_events: _builtins.int
     """Events queued but not yet sent (the backpressure signal behind ConsumerTooSlow)."""
     sent_events: _builtins.int
+    lag_seqs: _builtins.int
+    """How far behind the replica's newest seq the consumer is (0 when live)."""
+    lag_seconds: _builtins.float
+    """Publish-time distance between the newest seq and the last one sent (0 when live)."""
+    state: _builtins.str
+    """"live", "catching_up" or "starting"."""
+    queued_bytes: _builtins.int
+    """Bytes waiting in the consumer's write buffer."""
     def __init__(
         self,
         *,
@@ -136,6 +148,10 @@ class Consumer(_message.Message):
         sent_seq: _builtins.int = ...,
         queued_events: _builtins.int = ...,
         sent_events: _builtins.int = ...,
+        lag_seqs: _builtins.int = ...,
+        lag_seconds: _builtins.float = ...,
+        state: _builtins.str = ...,
+        queued_bytes: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -144,6 +160,12 @@ class Consumer(_message.Message):
         b"connected_at_us",
         "id",
         b"id",
+        "lag_seconds",
+        b"lag_seconds",
+        "lag_seqs",
+        b"lag_seqs",
+        "queued_bytes",
+        b"queued_bytes",
         "queued_events",
         b"queued_events",
         "remote_addr",
@@ -154,6 +176,8 @@ class Consumer(_message.Message):
         b"sent_seq",
         "start_cursor",
         b"start_cursor",
+        "state",
+        b"state",
         "user_agent",
         b"user_agent",
     ]  # noqa: Y015
