@@ -24,6 +24,7 @@ from relay_indexer.migrations import apply_migrations
 from relay_indexer.policy_store import PolicyStore
 from relay_indexer.repo_store import RepoStore
 from relay_proto.events.v1 import events_pb2
+from relay_proto.indexer.v1 import indexer_pb2_grpc
 from relay_runtime.config import RuntimeConfig
 from relay_runtime.grpc_server import GrpcServer
 from relay_runtime.jetstream import ensure_streams
@@ -42,7 +43,9 @@ class Indexer:
 
 
 @pytest.fixture
-async def indexer(postgres_dsn: str, tmp_path: Path, grpc_server_factory: Any, grpc_channel_factory: Any) -> AsyncIterator[Indexer]:
+async def indexer(
+    postgres_dsn: str, tmp_path: Path, grpc_server_factory: Any, grpc_channel_factory: Any
+) -> AsyncIterator[Indexer]:
     await apply_migrations(postgres_dsn)
     pool = await open_pool(postgres_dsn, max_size=4)
     index = CollectionIndex(tmp_path / "collections")
@@ -51,7 +54,7 @@ async def indexer(postgres_dsn: str, tmp_path: Path, grpc_server_factory: Any, g
         repos=repos, hosts=hosts, policy=policy, index=index, applier=EventApplier(index, repos)
     )
     server: GrpcServer = await grpc_server_factory(
-        indexer_grpc.indexer_pb2_grpc.add_IndexerServiceServicer_to_server, api, indexer_grpc.SERVICE_NAME
+        indexer_pb2_grpc.add_IndexerServiceServicer_to_server, api, indexer_grpc.SERVICE_NAME
     )
     try:
         yield Indexer(f"127.0.0.1:{server.port}", hosts, policy, grpc_channel_factory(server.port))
@@ -75,7 +78,7 @@ def slurper_config(nats_url: str, indexer_address: str, **overrides: Any) -> Slu
     settings: dict[str, Any] = {
         "http_port": 0,
         "indexer_address": indexer_address,
-        "upstream_relay": "",
+        "upstream_relay": "off",
         "cursor_flush_seconds": 0.2,
         "backoff_base_seconds": 0.05,
         "backoff_max_seconds": 0.5,
@@ -108,9 +111,11 @@ async def run_slurper(
         await asyncio.wait_for(task, 20)
 
 
-async def read_raw_frames(js: JetStreamContext, *, expected: int, timeout: float = 15.0) -> list[events_pb2.RawFrame]:
+async def read_raw_frames(
+    js: JetStreamContext, *, expected: int, wait_seconds: float = 15.0
+) -> list[events_pb2.RawFrame]:
     """Wait until RAW_FRAMES holds ``expected`` messages, then read them all in stream order."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + wait_seconds
     while True:
         info = await js.stream_info(RAW_FRAMES.name)
         if info.state.messages >= expected or asyncio.get_running_loop().time() > deadline:
@@ -125,9 +130,11 @@ async def read_raw_frames(js: JetStreamContext, *, expected: int, timeout: float
     return out
 
 
-async def wait_for(predicate: Callable[[], Any], *, timeout: float = 10.0, what: str = "condition") -> None:
+async def wait_for(
+    predicate: Callable[[], Any], *, within_seconds: float = 10.0, what: str = "condition"
+) -> None:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within_seconds
     while not await _call(predicate):
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")

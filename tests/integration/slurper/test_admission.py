@@ -15,12 +15,12 @@ from relay_slurper import metrics
 from relay_slurper.admission import AdmissionSource
 from relay_slurper.errors import HostRefused
 from relay_slurper.host_store import CrawlPolicy
-from tools.netsim.network import Network
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from tests.integration.slurper.conftest import read_raw_frames, wait_for
+from tools.netsim.network import Network
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,9 @@ async def hostile_host(
         yield f"localhost:{port}", seen
 
 
-async def test_request_crawl_over_http_follows_the_host_and_answers_lexicon_errors(run_slurper, indexer, raw_stream) -> None:
+async def test_request_crawl_over_http_follows_the_host_and_answers_lexicon_errors(
+    run_slurper, indexer, raw_stream
+) -> None:
     async with Network.start(hosts=1, accounts_per_host=2) as net:
         slurper = await run_slurper()
         base = f"http://127.0.0.1:{slurper.http.port}/xrpc/com.atproto.sync.requestCrawl"
@@ -142,12 +144,16 @@ async def test_future_cursor_makes_the_host_idle(run_slurper, indexer) -> None:
         assert "FutureCursor" in (stored.status_reason or "")
 
 
-async def test_an_oversized_frame_closes_the_connection_and_the_host_is_retried(run_slurper, raw_stream) -> None:
+async def test_an_oversized_frame_closes_the_connection_and_the_host_is_retried(
+    run_slurper, raw_stream
+) -> None:
     async def send_big_then_small(ws: ServerConnection) -> None:
         if len(seen) == 1:
             await ws.send(encode_frame("#commit", {"seq": 1, "blocks": b"x" * 5_100_000}))
         else:
-            await ws.send(encode_frame("#identity", {"seq": 2, "did": "did:plc:abc", "time": "2024-01-01T00:00:00Z"}))
+            await ws.send(
+                encode_frame("#identity", {"seq": 2, "did": "did:plc:abc", "time": "2024-01-01T00:00:00Z"})
+            )
 
     before = metrics.DISCONNECTS_TOTAL.labels("frame_too_big")._value.get()
     async with hostile_host(send_big_then_small) as (hostname, seen):

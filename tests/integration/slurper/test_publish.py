@@ -9,9 +9,9 @@ from relay_proto.events.v1 import events_pb2
 from relay_runtime.streams import partition_for_host, raw_subject
 from relay_slurper.admission import AdmissionSource
 from relay_slurper.host_store import HostStatus
-from tools.netsim.network import Network
 
 from tests.integration.slurper.conftest import read_raw_frames, wait_for
+from tools.netsim.network import Network
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,9 @@ def _by_host(frames: list[events_pb2.RawFrame]) -> dict[str, list[int]]:
     return out
 
 
-async def test_every_frame_published_once_in_host_order_across_a_reconnect(run_slurper, raw_stream, indexer) -> None:
+async def test_every_frame_published_once_in_host_order_across_a_reconnect(
+    run_slurper, raw_stream, indexer
+) -> None:
     async with Network.start(hosts=3, accounts_per_host=3) as net:
         slurper = await run_slurper()
         for host in net.hosts:
@@ -52,7 +54,9 @@ async def test_every_frame_published_once_in_host_order_across_a_reconnect(run_s
         for entry in net.ledger:
             expected[entry.host].append(entry.seq)
         got = _by_host(frames)
-        assert {h: got.get(h) for h in expected} == dict(expected), {h: (len(got.get(h, [])), len(v)) for h, v in expected.items()}  # exactly once, in order, per host
+        assert {h: got.get(h) for h in expected} == dict(expected), {
+            h: (len(got.get(h, [])), len(v)) for h, v in expected.items()
+        }  # exactly once, in order, per host
         sent = {(e.host, e.seq): e for e in net.ledger}
         for frame in frames:
             assert frame.received_at_us > 0
@@ -60,7 +64,9 @@ async def test_every_frame_published_once_in_host_order_across_a_reconnect(run_s
         # Each host's frames went to its partition's subject.
         info = await raw_stream.stream_info("RAW_FRAMES", subjects_filter=">")
         subjects = set((info.state.subjects or {}).keys())
-        assert subjects == {raw_subject(partition_for_host(h, slurper.config.raw_partitions)) for h in expected}
+        assert subjects == {
+            raw_subject(partition_for_host(h, slurper.config.raw_partitions)) for h in expected
+        }
         assert len(sent) == len(frames)
 
         await wait_for(lambda: _cursors_persisted(indexer, net), what="persisted cursors")
@@ -68,9 +74,7 @@ async def test_every_frame_published_once_in_host_order_across_a_reconnect(run_s
 
 def _acked(slurper, net: Network) -> bool:
     heads = {h.hostname: h.seq for h in net.hosts}
-    return all(
-        s.acked_cursor == heads[s.hostname] for s in slurper.registry._subscriptions.values()
-    )
+    return all(s.acked_cursor == heads[s.hostname] for s in slurper.registry._subscriptions.values())
 
 
 async def _cursors_persisted(indexer, net: Network) -> bool:

@@ -10,7 +10,9 @@ MAX = 5_000_000
 
 
 def test_event_frames_yield_type_and_seq() -> None:
-    peeked = peek_frame(encode_frame("#commit", {"seq": 42, "repo": "did:plc:x", "blocks": b"\x00"}), max_bytes=MAX)
+    peeked = peek_frame(
+        encode_frame("#commit", {"seq": 42, "repo": "did:plc:x", "blocks": b"\x00"}), max_bytes=MAX
+    )
     assert (peeked.kind, peeked.type, peeked.seq) == (FrameKind.EVENT, "#commit", 42)
     future_type = peek_frame(encode_frame("#somethingNew", {"seq": 7}), max_bytes=MAX)
     assert (future_type.kind, future_type.seq) == (FrameKind.EVENT, 7)
@@ -49,6 +51,14 @@ def test_oversized_frames_are_refused_before_decoding() -> None:
 
 def test_seq_guard_admits_only_increasing_seqs() -> None:
     guard = SeqGuard(10)
-    assert [guard.admit(s) for s in (9, 10, 11, 11, 13, 12, 14)] == [False, False, True, False, True, False, True]
+    assert [guard.admit(s) for s in (9, 10, 11, 11, 13, 12, 14)] == [
+        False,
+        False,
+        True,
+        False,
+        True,
+        False,
+        True,
+    ]
     fresh = SeqGuard(None)
     assert fresh.admit(0) and fresh.admit(1) and not fresh.admit(1)

@@ -55,7 +55,12 @@ def test_production_refuses_ips_ports_plaintext_and_non_handles(raw: str, reason
 
 def test_dev_mode_allows_only_localhost_with_a_port_and_plaintext() -> None:
     address = parse_host("localhost:2583", dev_mode=True)
-    assert (address.hostname, address.dns_name, address.port, address.tls) == ("localhost:2583", "localhost", 2583, False)
+    assert (address.hostname, address.dns_name, address.port, address.tls) == (
+        "localhost:2583",
+        "localhost",
+        2583,
+        False,
+    )
     assert address.subscribe_url(7) == "ws://localhost:2583/xrpc/com.atproto.sync.subscribeRepos?cursor=7"
     assert address.http_base == "http://localhost:2583"
     assert parse_host("https://localhost:2583", dev_mode=True).tls is True

@@ -7,7 +7,9 @@ from relay_slurper.host_store import CrawlPolicy
 from relay_slurper.relay_guard import check_not_relay, is_relay_server_header
 
 
-@pytest.mark.parametrize("value", ["atproto-relay", "atproto-relay/0.1", "Atproto-Relay", "bigsky", "nginx atproto-relay/2"])
+@pytest.mark.parametrize(
+    "value", ["atproto-relay", "atproto-relay/0.1", "Atproto-Relay", "bigsky", "nginx atproto-relay/2"]
+)
 def test_relay_server_headers_are_recognised(value: str) -> None:
     assert is_relay_server_header(value)
     with pytest.raises(HostBanned) as info:

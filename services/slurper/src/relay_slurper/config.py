@@ -33,7 +33,7 @@ class SlurperConfig:
     """gRPC address of the indexer (host list, cursors, bans)."""
 
     upstream_relay: str = env_field("bsky.network", env="RELAY_SLURPER_UPSTREAM_RELAY")
-    """Relay whose listHosts seeds the host list (hostname; http://host:port in dev mode); empty disables."""
+    """Relay whose listHosts seeds the host list (hostname; http://host:port in dev mode); off disables."""
 
     upstream_poll_seconds: float = env_field(3600.0, env="RELAY_SLURPER_UPSTREAM_POLL_SECONDS")
     """How often the upstream relay's listHosts is polled again for new hosts."""
@@ -114,6 +114,11 @@ class SlurperConfig:
             raise ConfigError(
                 "RELAY_SLURPER_EXTRA_CA_FILE", self.extra_ca_file, "empty unless RELAY_DEV_MODE"
             )
+
+    @property
+    def upstream_enabled(self) -> bool:
+        """False when the listHosts bootstrap is switched off (``off``, ``none`` or empty)."""
+        return self.upstream_relay.strip().lower() not in ("", "off", "none")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SlurperConfig:

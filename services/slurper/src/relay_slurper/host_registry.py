@@ -71,6 +71,7 @@ class HostRegistry:
         self._flushed: dict[str, int] = {}
         self._ended_cursors: dict[str, int] = {}
         self._closing = False
+        self._urgent = asyncio.Event()
 
     def is_following(self, hostname: str) -> bool:
         return hostname in self._subscriptions
@@ -111,6 +112,7 @@ class HostRegistry:
             settings=self._settings,
             on_status=self._store.set_host_status,
             status=record.status,
+            on_first_cursor=self._urgent.set,
         )
         self._subscriptions[hostname] = subscription
         task = asyncio.create_task(subscription.run(), name=f"subscription:{hostname}")
@@ -134,12 +136,16 @@ class HostRegistry:
         return [s.state() for s in self._subscriptions.values()]
 
     async def run_checkpoints(self, stop: asyncio.Event, interval_seconds: float) -> None:
-        """Flush acked cursors every ``interval_seconds`` until ``stop`` is set."""
+        """Flush acked cursors every ``interval_seconds`` until ``stop`` is set.
+
+        A host's first cursor is flushed at once (see ``Subscription``'s ``on_first_cursor``).
+        """
         while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), interval_seconds)
-            except TimeoutError:
-                pass
+            waits = [asyncio.create_task(stop.wait()), asyncio.create_task(self._urgent.wait())]
+            await asyncio.wait(waits, timeout=interval_seconds, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waits:
+                waiter.cancel()
+            self._urgent.clear()
             await self.flush_cursors()
 
     async def flush_cursors(self) -> int:

@@ -22,7 +22,7 @@ from relay_slurper.host_store import CrawlPolicy, HostStore
 from relay_slurper.rate_limits import RateLimits
 from relay_slurper.request_crawl import HttpServer, create_app
 from relay_slurper.subscription import SubscriptionSettings
-from relay_slurper.tls import client_ssl_context
+from relay_slurper.tls import client_ssl_context, limit_tls_read_buffer
 from relay_slurper.upstream_hosts import poll_upstream
 
 __all__ = ["Slurper"]
@@ -39,6 +39,7 @@ class Slurper:
         self.config = config
         self.store = store
         dev_mode = config.runtime.dev_mode
+        limit_tls_read_buffer()
         self.ssl_context = client_ssl_context(config.extra_ca_file)
         self.publisher = FramePublisher(
             js,
@@ -95,7 +96,7 @@ class Slurper:
         http = asyncio.create_task(self.http.serve(stop))
         await self._load(stop)
         loops = [asyncio.create_task(self.registry.run_checkpoints(stop, self.config.cursor_flush_seconds))]
-        if self.config.upstream_relay:
+        if self.config.upstream_enabled:
             loops.append(
                 asyncio.create_task(
                     poll_upstream(

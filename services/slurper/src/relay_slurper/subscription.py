@@ -103,6 +103,7 @@ class Subscription:
         on_status: StatusSink,
         status: HostStatus = HostStatus.ACTIVE,
         rng: random.Random | None = None,
+        on_first_cursor: Callable[[], None] | None = None,
     ) -> None:
         self.address = address
         self.limiter = limiter
@@ -112,6 +113,9 @@ class Subscription:
         self._status = status
         self._rng = rng or random.Random()
         self._tracker = CursorTracker(cursor)
+        # A host followed live has no durable cursor until its first checkpoint; until then a
+        # crash would resume live and skip frames, so the first acked cursor is flushed at once.
+        self._on_first_cursor = on_first_cursor if cursor is None else None
         self._last_seq = cursor or 0
         self._failures = 0
         self._last_error = ""
@@ -341,6 +345,9 @@ class Subscription:
             else:
                 tracker.acked(seq)
                 metrics.FRAMES_PUBLISHED_TOTAL.inc()
+                if self._on_first_cursor is not None and tracker.cursor is not None:
+                    self._on_first_cursor()
+                    self._on_first_cursor = None
 
         future.add_done_callback(settled)
 
