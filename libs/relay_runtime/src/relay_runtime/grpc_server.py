@@ -140,10 +140,18 @@ class GrpcServer:
     """A ``grpc.aio`` server with health and reflection, bound to one port.
 
     Register service implementations with :meth:`add_service` before :meth:`start`.
+    ``interceptors`` run after the tracing one, so a call they refuse is still traced and counted.
     """
 
-    def __init__(self, *, service: str, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = grpc.aio.server(interceptors=[TracingServerInterceptor(service)])
+    def __init__(
+        self,
+        *,
+        service: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    ) -> None:
+        self._server = grpc.aio.server(interceptors=[TracingServerInterceptor(service), *interceptors])
         self._address = f"{host}:{port}"
         self._health = health.aio.HealthServicer()
         self._service_names: list[str] = []

@@ -48,6 +48,7 @@ class ServiceRuntime:
         uses_nats: Connect to NATS on entry and add a ``nats`` readiness check.
         streams: JetStream streams this service publishes to; ensured on entry.
         handle_signals: Install SIGTERM/SIGINT handlers (off in tests that run several runtimes).
+        grpc_interceptors: Extra server interceptors (e.g. admin's bearer-token check).
     """
 
     def __init__(
@@ -58,10 +59,16 @@ class ServiceRuntime:
         uses_nats: bool = False,
         streams: Sequence[StreamDef] = (),
         handle_signals: bool = True,
+        grpc_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     ) -> None:
         self.config = config
         self.readiness = Readiness()
-        self.grpc = GrpcServer(service=config.service, host=config.bind_host, port=config.grpc_port)
+        self.grpc = GrpcServer(
+            service=config.service,
+            host=config.bind_host,
+            port=config.grpc_port,
+            interceptors=grpc_interceptors,
+        )
         self.ops = OpsServer(
             self.readiness, service=config.service, host=config.bind_host, port=config.ops_port
         )

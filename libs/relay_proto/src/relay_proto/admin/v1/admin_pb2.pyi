@@ -4,7 +4,8 @@ isort:skip_file
 The operator API. Admin holds no state of its own: each call is forwarded to the service
 that owns the state (indexer for hosts/accounts/bans/backfill, slurper for connections and
 crawl policy, firehose for consumers and replay scrubbing). Server reflection is on, so
-`grpcurl ... list relay.admin.v1.AdminService` works against it.
+`grpcurl ... list relay.admin.v1.AdminService` works against it. Every call but health and
+reflection needs `authorization: Bearer <token>` metadata (UNAUTHENTICATED otherwise).
 """
 
 from collections import abc as _abc
@@ -13,6 +14,7 @@ from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from relay_proto.firehose.v1 import firehose_pb2 as _firehose_pb2
 from relay_proto.types.v1 import types_pb2 as _types_pb2
+from relay_proto.validator.v1 import validator_pb2 as _validator_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -63,8 +65,16 @@ class HostView(_message.Message):
     HOST_FIELD_NUMBER: _builtins.int
     CONNECTED_FIELD_NUMBER: _builtins.int
     EVENTS_PER_SECOND_FIELD_NUMBER: _builtins.int
+    LIVE_CURSOR_FIELD_NUMBER: _builtins.int
+    FAILED_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_FIELD_NUMBER: _builtins.int
     connected: _builtins.bool
     events_per_second: _builtins.float
+    live_cursor: _builtins.int
+    """Last upstream seq the slurper received (fresher than host.cursor, the persisted checkpoint)."""
+    failed_attempts: _builtins.int
+    last_error: _builtins.str
+    """Last connection error, for humans; empty when none."""
     @_builtins.property
     def host(self) -> _types_pb2.Host: ...
     def __init__(
@@ -73,6 +83,9 @@ class HostView(_message.Message):
         host: _types_pb2.Host | None = ...,
         connected: _builtins.bool = ...,
         events_per_second: _builtins.float = ...,
+        live_cursor: _builtins.int = ...,
+        failed_attempts: _builtins.int = ...,
+        last_error: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["host", b"host"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -81,8 +94,14 @@ class HostView(_message.Message):
         b"connected",
         "events_per_second",
         b"events_per_second",
+        "failed_attempts",
+        b"failed_attempts",
         "host",
         b"host",
+        "last_error",
+        b"last_error",
+        "live_cursor",
+        b"live_cursor",
     ]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
@@ -95,26 +114,71 @@ class ListHostsResponse(_message.Message):
 
     HOSTS_FIELD_NUMBER: _builtins.int
     CURSOR_FIELD_NUMBER: _builtins.int
+    ERRORS_FIELD_NUMBER: _builtins.int
     cursor: _builtins.str
     @_builtins.property
     def hosts(
         self,
     ) -> _containers.RepeatedCompositeFieldContainer[Global___HostView]: ...
+    @_builtins.property
+    def errors(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Set when live connection state is missing (slurper unreachable); the rows are still listed."""
+
     def __init__(
         self,
         *,
         hosts: _abc.Iterable[Global___HostView] | None = ...,
         cursor: _builtins.str = ...,
+        errors: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal[
-        "cursor", b"cursor", "hosts", b"hosts"
+        "cursor", b"cursor", "errors", b"errors", "hosts", b"hosts"
     ]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListHostsResponse: _TypeAlias = ListHostsResponse  # noqa: Y015
+
+@_typing.final
+class GetHostRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOSTNAME_FIELD_NUMBER: _builtins.int
+    hostname: _builtins.str
+    def __init__(
+        self,
+        *,
+        hostname: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hostname", b"hostname"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetHostRequest: _TypeAlias = GetHostRequest  # noqa: Y015
+
+@_typing.final
+class GetHostResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def host(self) -> Global___HostView: ...
+    def __init__(
+        self,
+        *,
+        host: Global___HostView | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["host", b"host"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["host", b"host"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetHostResponse: _TypeAlias = GetHostResponse  # noqa: Y015
 
 @_typing.final
 class AddHostRequest(_message.Message):
@@ -160,15 +224,21 @@ class KickHostRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     HOSTNAME_FIELD_NUMBER: _builtins.int
+    RECONNECT_FIELD_NUMBER: _builtins.int
     hostname: _builtins.str
+    reconnect: _builtins.bool
+    """Add the host again right after the kick (a reconnect, e.g. to apply new limits)."""
     def __init__(
         self,
         *,
         hostname: _builtins.str = ...,
+        reconnect: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["hostname", b"hostname"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "hostname", b"hostname", "reconnect", b"reconnect"
+    ]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -179,15 +249,21 @@ class KickHostResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     KICKED_FIELD_NUMBER: _builtins.int
+    RECONNECTED_FIELD_NUMBER: _builtins.int
     kicked: _builtins.bool
+    """False when the host was not connected."""
+    reconnected: _builtins.bool
     def __init__(
         self,
         *,
         kicked: _builtins.bool = ...,
+        reconnected: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kicked", b"kicked"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "kicked", b"kicked", "reconnected", b"reconnected"
+    ]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -222,16 +298,22 @@ class BanHostResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     HOST_FIELD_NUMBER: _builtins.int
+    KICKED_FIELD_NUMBER: _builtins.int
+    kicked: _builtins.bool
+    """True when the host was connected and has been disconnected."""
     @_builtins.property
     def host(self) -> _types_pb2.Host: ...
     def __init__(
         self,
         *,
         host: _types_pb2.Host | None = ...,
+        kicked: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["host", b"host"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["host", b"host"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "host", b"host", "kicked", b"kicked"
+    ]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -284,7 +366,9 @@ class SetHostLimitsRequest(_message.Message):
     LIMITS_FIELD_NUMBER: _builtins.int
     hostname: _builtins.str
     @_builtins.property
-    def limits(self) -> _types_pb2.HostLimits: ...
+    def limits(self) -> _types_pb2.HostLimits:
+        """Every field is stored as given; 0 means the relay-wide default. Negative values are refused."""
+
     def __init__(
         self,
         *,
@@ -306,16 +390,22 @@ class SetHostLimitsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     HOST_FIELD_NUMBER: _builtins.int
+    RECONNECTED_FIELD_NUMBER: _builtins.int
+    reconnected: _builtins.bool
+    """The slurper applies limits when it connects: a connected host is reconnected."""
     @_builtins.property
     def host(self) -> _types_pb2.Host: ...
     def __init__(
         self,
         *,
         host: _types_pb2.Host | None = ...,
+        reconnected: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["host", b"host"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["host", b"host"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "host", b"host", "reconnected", b"reconnected"
+    ]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -350,16 +440,21 @@ class SetHostTrustedResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     HOST_FIELD_NUMBER: _builtins.int
+    RECONNECTED_FIELD_NUMBER: _builtins.int
+    reconnected: _builtins.bool
     @_builtins.property
     def host(self) -> _types_pb2.Host: ...
     def __init__(
         self,
         *,
         host: _types_pb2.Host | None = ...,
+        reconnected: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["host", b"host"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["host", b"host"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "host", b"host", "reconnected", b"reconnected"
+    ]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -431,16 +526,24 @@ class AddDomainBanResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     BAN_FIELD_NUMBER: _builtins.int
+    BANNED_HOSTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def ban(self) -> _types_pb2.DomainBan: ...
+    @_builtins.property
+    def banned_hosts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Known hosts under the domain, now stored as banned (and disconnected when they were connected)."""
+
     def __init__(
         self,
         *,
         ban: _types_pb2.DomainBan | None = ...,
+        banned_hosts: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["ban", b"ban"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ban", b"ban"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "ban", b"ban", "banned_hosts", b"banned_hosts"
+    ]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -470,15 +573,23 @@ class RemoveDomainBanResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REMOVED_FIELD_NUMBER: _builtins.int
+    UNBANNED_HOSTS_FIELD_NUMBER: _builtins.int
     removed: _builtins.bool
+    @_builtins.property
+    def unbanned_hosts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Hosts that were banned only by this domain ban, now idle again (re-add them to follow them)."""
+
     def __init__(
         self,
         *,
         removed: _builtins.bool = ...,
+        unbanned_hosts: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["removed", b"removed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "removed", b"removed", "unbanned_hosts", b"unbanned_hosts"
+    ]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -642,7 +753,13 @@ class TakedownAccountResponse(_message.Message):
 
     ACCOUNT_FIELD_NUMBER: _builtins.int
     EVENTS_SCRUBBED_FIELD_NUMBER: _builtins.int
+    EVENT_SEQ_FIELD_NUMBER: _builtins.int
+    SCRUB_ERROR_FIELD_NUMBER: _builtins.int
     events_scrubbed: _builtins.int
+    event_seq: _builtins.int
+    """Relay seq (VERIFIED stream sequence) of the #account takendown event announcing it."""
+    scrub_error: _builtins.str
+    """Why the best-effort replay scrub failed; empty when it succeeded or was not asked for."""
     @_builtins.property
     def account(self) -> Global___AccountStatusView: ...
     def __init__(
@@ -650,11 +767,20 @@ class TakedownAccountResponse(_message.Message):
         *,
         account: Global___AccountStatusView | None = ...,
         events_scrubbed: _builtins.int = ...,
+        event_seq: _builtins.int = ...,
+        scrub_error: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal[
-        "account", b"account", "events_scrubbed", b"events_scrubbed"
+        "account",
+        b"account",
+        "event_seq",
+        b"event_seq",
+        "events_scrubbed",
+        b"events_scrubbed",
+        "scrub_error",
+        b"scrub_error",
     ]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
@@ -685,16 +811,22 @@ class ReverseTakedownResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ACCOUNT_FIELD_NUMBER: _builtins.int
+    EVENT_SEQ_FIELD_NUMBER: _builtins.int
+    event_seq: _builtins.int
+    """Relay seq of the #account event restoring the account's upstream status."""
     @_builtins.property
     def account(self) -> Global___AccountStatusView: ...
     def __init__(
         self,
         *,
         account: Global___AccountStatusView | None = ...,
+        event_seq: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "account", b"account", "event_seq", b"event_seq"
+    ]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -745,7 +877,9 @@ class StartBackfillRequest(_message.Message):
 
     HOSTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def hosts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def hosts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Hosts to walk (listRepos + getRepo); empty for every active host."""
+
     def __init__(
         self,
         *,
@@ -864,7 +998,9 @@ class WatchBackfillProgressRequest(_message.Message):
     JOB_ID_FIELD_NUMBER: _builtins.int
     FOLLOW_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
+    """Empty for the most recent job."""
     follow: _builtins.bool
+    """Keep streaming until the job reaches DONE or FAILED."""
     def __init__(
         self,
         *,
@@ -880,6 +1016,43 @@ class WatchBackfillProgressRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchBackfillProgressRequest: _TypeAlias = WatchBackfillProgressRequest  # noqa: Y015
+
+@_typing.final
+class BackfillProgressView(_message.Message):
+    """A progress snapshot with the rate and ETA derived from it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROGRESS_FIELD_NUMBER: _builtins.int
+    REPOS_PER_SECOND_FIELD_NUMBER: _builtins.int
+    ETA_SECONDS_FIELD_NUMBER: _builtins.int
+    repos_per_second: _builtins.float
+    """Repos finished (done + failed) per second since the job started."""
+    eta_seconds: _builtins.int
+    """Seconds until every repo is finished at that rate; -1 when unknown."""
+    @_builtins.property
+    def progress(self) -> _types_pb2.BackfillProgress: ...
+    def __init__(
+        self,
+        *,
+        progress: _types_pb2.BackfillProgress | None = ...,
+        repos_per_second: _builtins.float = ...,
+        eta_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["progress", b"progress"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "eta_seconds",
+        b"eta_seconds",
+        "progress",
+        b"progress",
+        "repos_per_second",
+        b"repos_per_second",
+    ]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BackfillProgressView: _TypeAlias = BackfillProgressView  # noqa: Y015
 
 @_typing.final
 class ListConsumersRequest(_message.Message):
@@ -935,7 +1108,9 @@ Global___GetStatsRequest: _TypeAlias = GetStatsRequest  # noqa: Y015
 
 @_typing.final
 class GetStatsResponse(_message.Message):
-    """Relay-wide numbers gathered from each service."""
+    """Relay-wide numbers gathered from each service.
+    Parts of a peer that could not be reached are left unset and named in `errors`.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -944,12 +1119,37 @@ class GetStatsResponse(_message.Message):
     VERIFIED_EVENTS_PER_SECOND_FIELD_NUMBER: _builtins.int
     VALIDATOR_QUEUE_DEPTH_FIELD_NUMBER: _builtins.int
     FIREHOSE_FIELD_NUMBER: _builtins.int
+    EVENTS_VERIFIED_FIELD_NUMBER: _builtins.int
+    DROPS_FIELD_NUMBER: _builtins.int
+    SERVICES_FIELD_NUMBER: _builtins.int
+    ERRORS_FIELD_NUMBER: _builtins.int
     hosts_connected: _builtins.int
     ingest_events_per_second: _builtins.float
+    """Frames per second read from upstream hosts (slurper, summed over connections)."""
     verified_events_per_second: _builtins.float
+    """Events the validator accepted per second."""
     validator_queue_depth: _builtins.int
+    events_verified: _builtins.int
     @_builtins.property
-    def firehose(self) -> _firehose_pb2.GetStatsResponse: ...
+    def firehose(self) -> _firehose_pb2.GetStatsResponse:
+        """Events sent out per second by the firehose lives in firehose.events_per_second."""
+
+    @_builtins.property
+    def drops(
+        self,
+    ) -> _containers.RepeatedCompositeFieldContainer[_validator_pb2.DropCount]:
+        """Events the validator dropped, by bounded reason."""
+
+    @_builtins.property
+    def services(
+        self,
+    ) -> _containers.RepeatedCompositeFieldContainer[Global___ServiceHealth]:
+        """gRPC health of every peer and of admin itself."""
+
+    @_builtins.property
+    def errors(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """ "<service>: <why>" for each peer whose numbers are missing."""
+
     def __init__(
         self,
         *,
@@ -958,16 +1158,28 @@ class GetStatsResponse(_message.Message):
         verified_events_per_second: _builtins.float = ...,
         validator_queue_depth: _builtins.int = ...,
         firehose: _firehose_pb2.GetStatsResponse | None = ...,
+        events_verified: _builtins.int = ...,
+        drops: _abc.Iterable[_validator_pb2.DropCount] | None = ...,
+        services: _abc.Iterable[Global___ServiceHealth] | None = ...,
+        errors: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["firehose", b"firehose"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "drops",
+        b"drops",
+        "errors",
+        b"errors",
+        "events_verified",
+        b"events_verified",
         "firehose",
         b"firehose",
         "hosts_connected",
         b"hosts_connected",
         "ingest_events_per_second",
         b"ingest_events_per_second",
+        "services",
+        b"services",
         "validator_queue_depth",
         b"validator_queue_depth",
         "verified_events_per_second",
@@ -977,3 +1189,41 @@ class GetStatsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetStatsResponse: _TypeAlias = GetStatsResponse  # noqa: Y015
+
+@_typing.final
+class ServiceHealth(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERVICE_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    service: _builtins.str
+    address: _builtins.str
+    status: _builtins.str
+    """SERVING, NOT_SERVING, UNKNOWN, or UNREACHABLE when the health check itself failed."""
+    error: _builtins.str
+    def __init__(
+        self,
+        *,
+        service: _builtins.str = ...,
+        address: _builtins.str = ...,
+        status: _builtins.str = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "address",
+        b"address",
+        "error",
+        b"error",
+        "service",
+        b"service",
+        "status",
+        b"status",
+    ]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ServiceHealth: _TypeAlias = ServiceHealth  # noqa: Y015

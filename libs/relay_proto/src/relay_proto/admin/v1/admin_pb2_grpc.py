@@ -5,7 +5,6 @@ import grpc
 import warnings
 
 from relay_proto.admin.v1 import admin_pb2 as relay_dot_admin_dot_v1_dot_admin__pb2
-from relay_proto.types.v1 import types_pb2 as relay_dot_types_dot_v1_dot_types__pb2
 
 GRPC_GENERATED_VERSION = "1.85.1"
 GRPC_VERSION = grpc.__version__
@@ -43,6 +42,12 @@ class AdminServiceStub:
             "/relay.admin.v1.AdminService/ListHosts",
             request_serializer=relay_dot_admin_dot_v1_dot_admin__pb2.ListHostsRequest.SerializeToString,
             response_deserializer=relay_dot_admin_dot_v1_dot_admin__pb2.ListHostsResponse.FromString,
+            _registered_method=True,
+        )
+        self.GetHost = channel.unary_unary(
+            "/relay.admin.v1.AdminService/GetHost",
+            request_serializer=relay_dot_admin_dot_v1_dot_admin__pb2.GetHostRequest.SerializeToString,
+            response_deserializer=relay_dot_admin_dot_v1_dot_admin__pb2.GetHostResponse.FromString,
             _registered_method=True,
         )
         self.AddHost = channel.unary_unary(
@@ -150,7 +155,7 @@ class AdminServiceStub:
         self.WatchBackfillProgress = channel.unary_stream(
             "/relay.admin.v1.AdminService/WatchBackfillProgress",
             request_serializer=relay_dot_admin_dot_v1_dot_admin__pb2.WatchBackfillProgressRequest.SerializeToString,
-            response_deserializer=relay_dot_types_dot_v1_dot_types__pb2.BackfillProgress.FromString,
+            response_deserializer=relay_dot_admin_dot_v1_dot_admin__pb2.BackfillProgressView.FromString,
             _registered_method=True,
         )
         self.ListConsumers = channel.unary_unary(
@@ -172,6 +177,12 @@ class AdminServiceServicer:
 
     def ListHosts(self, request, context):
         """Hosts."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details("Method not implemented!")
+        raise NotImplementedError("Method not implemented!")
+
+    def GetHost(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details("Method not implemented!")
         raise NotImplementedError("Method not implemented!")
@@ -304,6 +315,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
             request_deserializer=relay_dot_admin_dot_v1_dot_admin__pb2.ListHostsRequest.FromString,
             response_serializer=relay_dot_admin_dot_v1_dot_admin__pb2.ListHostsResponse.SerializeToString,
         ),
+        "GetHost": grpc.unary_unary_rpc_method_handler(
+            servicer.GetHost,
+            request_deserializer=relay_dot_admin_dot_v1_dot_admin__pb2.GetHostRequest.FromString,
+            response_serializer=relay_dot_admin_dot_v1_dot_admin__pb2.GetHostResponse.SerializeToString,
+        ),
         "AddHost": grpc.unary_unary_rpc_method_handler(
             servicer.AddHost,
             request_deserializer=relay_dot_admin_dot_v1_dot_admin__pb2.AddHostRequest.FromString,
@@ -392,7 +408,7 @@ def add_AdminServiceServicer_to_server(servicer, server):
         "WatchBackfillProgress": grpc.unary_stream_rpc_method_handler(
             servicer.WatchBackfillProgress,
             request_deserializer=relay_dot_admin_dot_v1_dot_admin__pb2.WatchBackfillProgressRequest.FromString,
-            response_serializer=relay_dot_types_dot_v1_dot_types__pb2.BackfillProgress.SerializeToString,
+            response_serializer=relay_dot_admin_dot_v1_dot_admin__pb2.BackfillProgressView.SerializeToString,
         ),
         "ListConsumers": grpc.unary_unary_rpc_method_handler(
             servicer.ListConsumers,
@@ -437,6 +453,36 @@ class AdminService:
             "/relay.admin.v1.AdminService/ListHosts",
             relay_dot_admin_dot_v1_dot_admin__pb2.ListHostsRequest.SerializeToString,
             relay_dot_admin_dot_v1_dot_admin__pb2.ListHostsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True,
+        )
+
+    @staticmethod
+    def GetHost(
+        request,
+        target,
+        options=(),
+        channel_credentials=None,
+        call_credentials=None,
+        insecure=False,
+        compression=None,
+        wait_for_ready=None,
+        timeout=None,
+        metadata=None,
+    ):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            "/relay.admin.v1.AdminService/GetHost",
+            relay_dot_admin_dot_v1_dot_admin__pb2.GetHostRequest.SerializeToString,
+            relay_dot_admin_dot_v1_dot_admin__pb2.GetHostResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -976,7 +1022,7 @@ class AdminService:
             target,
             "/relay.admin.v1.AdminService/WatchBackfillProgress",
             relay_dot_admin_dot_v1_dot_admin__pb2.WatchBackfillProgressRequest.SerializeToString,
-            relay_dot_types_dot_v1_dot_types__pb2.BackfillProgress.FromString,
+            relay_dot_admin_dot_v1_dot_admin__pb2.BackfillProgressView.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,13 +4,13 @@ isort:skip_file
 The operator API. Admin holds no state of its own: each call is forwarded to the service
 that owns the state (indexer for hosts/accounts/bans/backfill, slurper for connections and
 crawl policy, firehose for consumers and replay scrubbing). Server reflection is on, so
-`grpcurl ... list relay.admin.v1.AdminService` works against it.
+`grpcurl ... list relay.admin.v1.AdminService` works against it. Every call but health and
+reflection needs `authorization: Bearer <token>` metadata (UNAUTHENTICATED otherwise).
 """
 
 from collections import abc as _abc
 from grpc import aio as _aio
 from relay_proto.admin.v1 import admin_pb2 as _admin_pb2
-from relay_proto.types.v1 import types_pb2 as _types_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
@@ -41,6 +41,9 @@ class AdminServiceStub:
         _admin_pb2.ListHostsRequest, _admin_pb2.ListHostsResponse
     ]
     """Hosts."""
+    GetHost: _grpc.UnaryUnaryMultiCallable[
+        _admin_pb2.GetHostRequest, _admin_pb2.GetHostResponse
+    ]
     AddHost: _grpc.UnaryUnaryMultiCallable[
         _admin_pb2.AddHostRequest, _admin_pb2.AddHostResponse
     ]
@@ -97,7 +100,7 @@ class AdminServiceStub:
         _admin_pb2.ResumeBackfillRequest, _admin_pb2.ResumeBackfillResponse
     ]
     WatchBackfillProgress: _grpc.UnaryStreamMultiCallable[
-        _admin_pb2.WatchBackfillProgressRequest, _types_pb2.BackfillProgress
+        _admin_pb2.WatchBackfillProgressRequest, _admin_pb2.BackfillProgressView
     ]
     ListConsumers: _grpc.UnaryUnaryMultiCallable[
         _admin_pb2.ListConsumersRequest, _admin_pb2.ListConsumersResponse
@@ -114,6 +117,9 @@ class AdminServiceAsyncStub(AdminServiceStub):
         _admin_pb2.ListHostsRequest, _admin_pb2.ListHostsResponse
     ]  # type: ignore[assignment]
     """Hosts."""
+    GetHost: _aio.UnaryUnaryMultiCallable[
+        _admin_pb2.GetHostRequest, _admin_pb2.GetHostResponse
+    ]  # type: ignore[assignment]
     AddHost: _aio.UnaryUnaryMultiCallable[
         _admin_pb2.AddHostRequest, _admin_pb2.AddHostResponse
     ]  # type: ignore[assignment]
@@ -170,7 +176,7 @@ class AdminServiceAsyncStub(AdminServiceStub):
         _admin_pb2.ResumeBackfillRequest, _admin_pb2.ResumeBackfillResponse
     ]  # type: ignore[assignment]
     WatchBackfillProgress: _aio.UnaryStreamMultiCallable[
-        _admin_pb2.WatchBackfillProgressRequest, _types_pb2.BackfillProgress
+        _admin_pb2.WatchBackfillProgressRequest, _admin_pb2.BackfillProgressView
     ]  # type: ignore[assignment]
     ListConsumers: _aio.UnaryUnaryMultiCallable[
         _admin_pb2.ListConsumersRequest, _admin_pb2.ListConsumersResponse
@@ -191,6 +197,14 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     ]:
         """Hosts."""
 
+    @_abc_1.abstractmethod
+    def GetHost(
+        self,
+        request: _admin_pb2.GetHostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[
+        _admin_pb2.GetHostResponse, _abc.Awaitable[_admin_pb2.GetHostResponse]
+    ]: ...
     @_abc_1.abstractmethod
     def AddHost(
         self,
@@ -353,8 +367,8 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_pb2.WatchBackfillProgressRequest,
         context: _ServicerContext,
     ) -> _typing.Union[
-        _abc.Iterator[_types_pb2.BackfillProgress],
-        _abc.AsyncIterator[_types_pb2.BackfillProgress],
+        _abc.Iterator[_admin_pb2.BackfillProgressView],
+        _abc.AsyncIterator[_admin_pb2.BackfillProgressView],
     ]: ...
     @_abc_1.abstractmethod
     def ListConsumers(
