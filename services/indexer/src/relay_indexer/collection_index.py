@@ -11,22 +11,29 @@ reactivation restores it exactly. Account deletion removes everything about the 
 Idempotence: every DID remembers the rev of the last commit applied; a commit at or below it is
 skipped, so redelivery of VERIFIED messages (at-least-once) cannot double-count.
 
-Single writer: an instance is used from one event loop thread; reads may interleave with batches
-(RocksDB reads see only committed batches).
+Single writer: an instance is used from one event loop thread, and every read-modify-write (an
+`IndexBatch` from first read to `commit()`, `import_listing`, `settle_described`) runs without an
+`await` in between, so live ingest and backfill never interleave inside one; reads may interleave
+with batches (RocksDB reads see only committed batches).
+
+Backfill writes (`import_listing`, `settle_described`) are synced to the WAL before they return:
+the backfill commits its cursor only after that, so a crash never leaves a cursor ahead of data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from relay_core.syntax import Did, Nsid
-from rocksdict import Options, Rdict, WriteBatch
+from rocksdict import Options, Rdict, WriteBatch, WriteOptions
 
 from relay_indexer import collection_counts as counts
 from relay_indexer.collection_keys import (
     CHECK_PREFIX,
+    LISTING_PREFIX,
     DidState,
     Entry,
     check_key,
@@ -46,7 +53,7 @@ from relay_indexer.collection_keys import (
     state_key,
 )
 
-__all__ = ["CollectionIndex", "IndexBatch", "ListingPage", "PendingCheck"]
+__all__ = ["CollectionIndex", "DescribedRepo", "IndexBatch", "ListingPage", "PendingCheck"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +62,15 @@ class ListingPage:
 
     dids: list[Did]
     more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DescribedRepo:
+    """A describeRepo answer for `did`; `rev_before` is the DID's applied rev when asked."""
+
+    did: Did
+    collections: frozenset[Nsid]
+    rev_before: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +91,18 @@ class CollectionIndex:
 
     def close(self) -> None:
         self._db.close()
+
+    def _multi_get(self, keys: list[bytes]) -> list[bytes | None]:
+        # rocksdict's stubs type keys as a list of any scalar; a list of bytes is one of those.
+        if not keys:
+            return []
+        values: Any = self._db.get(list[Any](keys))
+        return list(values)
+
+    def _write_synced(self, wb: WriteBatch) -> None:
+        options = WriteOptions()
+        options.sync = True
+        self._db.write(wb, options)
 
     def batch(self) -> IndexBatch:
         """Start a batch of changes; nothing is visible until `IndexBatch.commit()`."""
@@ -104,20 +132,84 @@ class CollectionIndex:
         raw = self._db.get(state_key(did))
         return decode_state(raw) if raw is not None else None
 
-    def pending_checks(self, *, limit: int) -> list[PendingCheck]:
-        """Pairs waiting for a repo check, in DID order (for the backfill crawler to settle)."""
+    def pending_checks(self, *, limit: int, after: Did | None = None) -> list[PendingCheck]:
+        """Pairs waiting for a repo check, in DID order (for the backfill crawler to settle),
+        starting after every check of DID `after`."""
         checks: list[PendingCheck] = []
-        for key, _ in _scan(self._db, CHECK_PREFIX):
+        start = did_checks_prefix(after)[:-1] + b"\x01" if after else CHECK_PREFIX
+        for key, _ in _scan(self._db, CHECK_PREFIX, start=start):
             if len(checks) == limit:
                 break
             did, collection = split_check_key(key)
             checks.append(PendingCheck(did, collection))
         return checks
 
+    def known_collections(self) -> list[Nsid]:
+        """Every collection with at least one visible DID, in order: one seek per collection."""
+        found: list[Nsid] = []
+        it = self._db.iter()
+        it.seek(LISTING_PREFIX)
+        while it.valid():
+            key: bytes = it.key()
+            if not key.startswith(LISTING_PREFIX):
+                break
+            collection = split_listing_key(key)[0]
+            found.append(collection)
+            it.seek(listing_prefix(collection)[:-1] + b"\x01")
+        return found
 
-def _scan(db: Rdict, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    def import_listing(self, collection: Nsid, dids: Sequence[Did]) -> int:
+        """Backfill saw `dids` listed under `collection` by another relay: each holds at least one
+        record there (`collection_counts.after_presence` with no count), unless the DID is exact,
+        whose own counts beat another relay's listing. Never removes; idempotent. Synced.
+
+        The bulk twin of `IndexBatch.import_presence` (two multi-gets and only the changed keys
+        written, instead of two point reads per DID). Returns how many entries changed.
+        """
+        entry_keys = [entry_key(d, collection) for d in dids]
+        states = self._multi_get([state_key(d) for d in dids])
+        entries = self._multi_get(entry_keys)
+        wb = WriteBatch(raw_mode=True)
+        changed = 0
+        for did, raw_state, key, raw_entry in zip(dids, states, entry_keys, entries, strict=True):
+            state = decode_state(raw_state) if raw_state is not None else None
+            if state is not None and state.exact:
+                continue
+            entry = decode_entry(raw_entry) if raw_entry is not None else None
+            outcome = counts.after_presence(entry, present=True, count=None)
+            if outcome.entry == entry or outcome.entry is None:
+                continue
+            wb.put(key, encode_entry(outcome.entry))
+            if state is None or not state.hidden:
+                wb.put(listing_key(collection, did), b"")
+            changed += 1
+        if changed:
+            self._write_synced(wb)
+        return changed
+
+    def settle_described(self, answers: Sequence[DescribedRepo]) -> int:
+        """Record describeRepo answers: each DID holds records in exactly its `collections` (no
+        counts, so the DID stays inexact) and its pending checks are settled. Synced.
+
+        An answer is dropped when the DID's last applied rev changed since the request was sent
+        (`rev_before`): live ingest applied a commit we cannot order against the answer, and
+        settling could remove a collection that commit just created. Returns answers applied.
+        """
+        batch = IndexBatch(self._db)
+        applied = 0
+        for answer in answers:
+            state = self.state_of(answer.did)
+            if (state.rev if state else "") != answer.rev_before:
+                continue
+            batch.settle(answer.did, dict.fromkeys(answer.collections), complete=False)
+            applied += 1
+        batch.commit(sync=True)
+        return applied
+
+
+def _scan(db: Rdict, prefix: bytes, *, start: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
     it = db.iter()
-    it.seek(prefix)
+    it.seek(start or prefix)
     while it.valid():
         key: bytes = it.key()
         if not key.startswith(prefix):
@@ -273,8 +365,8 @@ class IndexBatch:
 
     # -- landing ------------------------------------------------------------------------------
 
-    def commit(self) -> None:
-        """Write every change as one atomic RocksDB batch."""
+    def commit(self, *, sync: bool = False) -> None:
+        """Write every change as one atomic RocksDB batch (`sync`: fsync the WAL first)."""
         wb = WriteBatch(raw_mode=True)
         for did, state in self._states.items():
             if state is None:
@@ -302,7 +394,12 @@ class IndexBatch:
                 wb.put(key, b"")
             else:
                 wb.delete(key)
-        self._db.write(wb)
+        if sync:
+            options = WriteOptions()
+            options.sync = True
+            self._db.write(wb, options)
+        else:
+            self._db.write(wb)
         self._states.clear()
         self._entries.clear()
         self._checks.clear()

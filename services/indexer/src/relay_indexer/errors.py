@@ -4,14 +4,28 @@ IndexerError
 ├── InvalidCursor        a pagination cursor is not one this service handed out
 ├── InvalidUpdate        a state change is malformed (e.g. a repo head without its commit CID)
 ├── UnknownHost          an update names a host that was never registered
-└── XrpcError            an XRPC query must fail with this status and error name
+├── XrpcError            an XRPC query must fail with this status and error name
+└── UpstreamError        a backfill source (relay or PDS) did not give a usable answer
+    ├── InvalidPage      the body is not the lexicon's shape
+    ├── UpstreamRejected a 4xx other than 429/408 (e.g. RepoNotFound): retrying will not help
+    └── UpstreamUnavailable  429 / 5xx / timeouts outlasted every retry
 
 Each carries a bounded `reason` (metric label), like `relay_core.errors`.
 """
 
 from __future__ import annotations
 
-__all__ = ["IndexerError", "InvalidCursor", "InvalidUpdate", "UnknownHost", "XrpcError"]
+__all__ = [
+    "IndexerError",
+    "InvalidCursor",
+    "InvalidPage",
+    "InvalidUpdate",
+    "UnknownHost",
+    "UpstreamError",
+    "UpstreamRejected",
+    "UpstreamUnavailable",
+    "XrpcError",
+]
 
 
 class IndexerError(Exception):
@@ -50,3 +64,28 @@ class XrpcError(IndexerError):
         self.name = name
         self.message = message
         self.status = status
+
+
+class UpstreamError(IndexerError):
+    """A backfill source did not give a usable answer; the work item keeps its cursor."""
+
+    default_reason = "upstream_error"
+
+
+class InvalidPage(UpstreamError):
+    default_reason = "invalid_page"
+
+
+class UpstreamRejected(UpstreamError):
+    """A 4xx answer other than 429/408: the request itself is refused, so it is not retried."""
+
+    default_reason = "rejected"
+
+    def __init__(self, message: str, *, status: int, error: str | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+
+
+class UpstreamUnavailable(UpstreamError):
+    default_reason = "unavailable"

@@ -2,12 +2,15 @@
 
 Requests are converted to domain values in `*_from_proto` functions, answered by the stores, and
 converted back in `to_proto_*`. Bad input aborts INVALID_ARGUMENT, unknown things NOT_FOUND, an
-update naming an unregistered host FAILED_PRECONDITION. Backfill RPCs still answer UNIMPLEMENTED
-(a later issue builds backfill).
+update naming an unregistered host FAILED_PRECONDITION. Backfill RPCs drive the
+`BackfillManager`: a request that does not fit a job's state (a second running job, pausing a
+finished one) is FAILED_PRECONDITION; without a manager (tests that wire only the stores) they
+answer UNAVAILABLE.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final, NoReturn, TypeAlias
 
 import grpc
@@ -16,9 +19,10 @@ from relay_core.syntax import Did, parse_did, parse_nsid
 from relay_proto.indexer.v1 import indexer_pb2 as pb, indexer_pb2_grpc
 from relay_proto.types.v1 import types_pb2
 from relay_runtime.grpc_server import GrpcServer
-from relay_runtime.unimplemented import unimplemented_servicer
 
 from relay_indexer.account import LOCAL_STATUSES, Account, AccountStatus, AccountUpdate, RepoHead
+from relay_indexer.backfill import BackfillManager, JobNotFound, JobStateConflict
+from relay_indexer.backfill_job import BackfillKind, BackfillProgress
 from relay_indexer.collection_index import CollectionIndex
 from relay_indexer.cursor_codec import decode_did_cursor, decode_int_cursor, encode_cursor
 from relay_indexer.errors import InvalidCursor, InvalidUpdate, UnknownHost
@@ -29,13 +33,21 @@ from relay_indexer.policy_store import PolicyStore
 from relay_indexer.repo_store import RepoStore
 from relay_indexer.verified_stream import account_status_from_proto
 
-__all__ = ["ISSUE", "SERVICE_NAME", "IndexerApi", "add_to", "to_proto_account", "to_proto_host"]
+__all__ = [
+    "CRAWL_POLICY_KEY",
+    "SERVICE_NAME",
+    "IndexerApi",
+    "add_to",
+    "to_proto_account",
+    "to_proto_backfill_progress",
+    "to_proto_host",
+]
 
 _DESCRIPTOR: Final = pb.DESCRIPTOR.services_by_name["IndexerService"]
 SERVICE_NAME: Final[str] = _DESCRIPTOR.full_name
 """Fully qualified service name, as listed by reflection and used for gRPC health."""
-ISSUE: Final = 6
-"""The issue that builds backfill; its RPCs answer UNIMPLEMENTED until then."""
+CRAWL_POLICY_KEY: Final = "crawl_policy"
+"""relay_settings key of the requestCrawl policy the slurper persists here."""
 _MAX_PAGE: Final = 1000
 _DEFAULT_PAGE: Final = 500
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
@@ -144,11 +156,39 @@ def _page_limit(limit: int) -> int:
     return _DEFAULT_PAGE if limit <= 0 else min(limit, _MAX_PAGE)
 
 
-# Backfill placeholders answer until defined; a dynamic base, hence the one ignore.
-_Base: Any = unimplemented_servicer(indexer_pb2_grpc.IndexerServiceServicer, _DESCRIPTOR, ISSUE)
+def to_proto_backfill_progress(progress: BackfillProgress) -> types_pb2.BackfillProgress:
+    job = progress.job
+    return types_pb2.BackfillProgress(
+        job_id=str(job.id),
+        state=types_pb2.BackfillState.Value("BACKFILL_STATE_" + job.state.value.upper()),
+        hosts=job.hosts,
+        repos_total=progress.dids_total,
+        repos_done=progress.dids_done,
+        repos_failed=progress.dids_failed,
+        bytes_fetched=progress.bytes_fetched,
+        started_at_us=job.created_at_us,
+        updated_at_us=job.updated_at_us,
+        last_error=progress.last_error or "",
+        kind=types_pb2.BackfillKind.Value("BACKFILL_KIND_" + job.kind.value.upper()),
+        source=job.source or "",
+        collections=[i.item for i in progress.items] if job.kind is BackfillKind.IMPORT else [],
+        items_total=len(progress.items),
+        items_done=progress.items_done,
+        dids_per_second=progress.dids_per_second,
+        eta_seconds=progress.eta_seconds,
+    )
 
 
-class IndexerApi(_Base):  # type: ignore[misc]
+def _job_id(raw: str) -> int | None:
+    """Empty = the latest job; raises ValueError for anything but a positive integer."""
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) <= 0:
+        raise ValueError(f"job_id must be a positive integer, not {raw!r}")
+    return int(raw)
+
+
+class IndexerApi(indexer_pb2_grpc.IndexerServiceServicer):
     """``relay.indexer.v1.IndexerService`` over the indexer's stores."""
 
     def __init__(
@@ -159,7 +199,9 @@ class IndexerApi(_Base):  # type: ignore[misc]
         policy: PolicyStore,
         index: CollectionIndex,
         applier: EventApplier,
+        backfill: BackfillManager | None = None,
     ) -> None:
+        self._backfill = backfill
         self._repos = repos
         self._hosts = hosts
         self._policy = policy
@@ -265,6 +307,32 @@ class IndexerApi(_Base):  # type: ignore[misc]
         domain = await self._hostname(request.domain, context)
         return pb.RemoveDomainBanResponse(removed=await self._policy.remove_domain_ban(domain))
 
+    async def GetCrawlPolicy(
+        self, request: pb.GetCrawlPolicyRequest, context: Context
+    ) -> pb.GetCrawlPolicyResponse:
+        stored = await self._policy.get_setting(CRAWL_POLICY_KEY)
+        if not isinstance(stored, dict):
+            return pb.GetCrawlPolicyResponse()
+        return pb.GetCrawlPolicyResponse(
+            policy=types_pb2.CrawlPolicy(
+                public_request_crawl=bool(stored.get("public_request_crawl", False)),
+                new_hosts_per_day=int(stored.get("new_hosts_per_day", 0)),
+            )
+        )
+
+    async def SetCrawlPolicy(
+        self, request: pb.SetCrawlPolicyRequest, context: Context
+    ) -> pb.SetCrawlPolicyResponse:
+        policy = request.policy
+        if policy.new_hosts_per_day < 0:
+            await _invalid(context, "new_hosts_per_day must not be negative")
+        value = {
+            "public_request_crawl": policy.public_request_crawl,
+            "new_hosts_per_day": policy.new_hosts_per_day,
+        }
+        await self._policy.set_setting(CRAWL_POLICY_KEY, value)
+        return pb.SetCrawlPolicyResponse(policy=policy)
+
     async def ListReposByCollection(
         self, request: pb.ListReposByCollectionRequest, context: Context
     ) -> pb.ListReposByCollectionResponse:
@@ -277,6 +345,74 @@ class IndexerApi(_Base):  # type: ignore[misc]
         page = self._index.list_repos(collection, after=after, limit=limit)
         cursor = encode_cursor(page.dids[-1]) if page.more else ""
         return pb.ListReposByCollectionResponse(dids=page.dids, cursor=cursor)
+
+    async def StartBackfill(
+        self, request: pb.StartBackfillRequest, context: Context
+    ) -> pb.StartBackfillResponse:
+        manager = await self._manager(context)
+        try:
+            if request.kind == types_pb2.BACKFILL_KIND_IMPORT:
+                progress = await manager.start_import(request.source, list(request.collections))
+            else:
+                progress = await manager.start_crawl(list(request.hosts))
+        except (ValueError, InvalidSyntax) as exc:
+            await _invalid(context, str(exc))
+        except JobStateConflict as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        return pb.StartBackfillResponse(progress=to_proto_backfill_progress(progress))
+
+    async def PauseBackfill(
+        self, request: pb.PauseBackfillRequest, context: Context
+    ) -> pb.PauseBackfillResponse:
+        manager = await self._manager(context)
+        progress = await self._job_call(context, request.job_id, manager.pause)
+        return pb.PauseBackfillResponse(progress=to_proto_backfill_progress(progress))
+
+    async def ResumeBackfill(
+        self, request: pb.ResumeBackfillRequest, context: Context
+    ) -> pb.ResumeBackfillResponse:
+        manager = await self._manager(context)
+        progress = await self._job_call(context, request.job_id, manager.resume)
+        return pb.ResumeBackfillResponse(progress=to_proto_backfill_progress(progress))
+
+    async def GetBackfillProgress(
+        self, request: pb.GetBackfillProgressRequest, context: Context
+    ) -> AsyncIterator[types_pb2.BackfillProgress]:
+        manager = await self._manager(context)
+        try:
+            job_id = _job_id(request.job_id)
+            if not request.follow:
+                yield to_proto_backfill_progress(await manager.progress(job_id))
+                return
+            async for progress in manager.watch(job_id):
+                yield to_proto_backfill_progress(progress)
+        except ValueError as exc:
+            await _invalid(context, str(exc))
+        except JobNotFound as exc:
+            await _not_found(context, str(exc))
+
+    async def _manager(self, context: Context) -> BackfillManager:
+        if self._backfill is None:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "backfill is not running in this process")
+            raise AssertionError("abort returned")
+        return self._backfill
+
+    @staticmethod
+    async def _job_call(
+        context: Context, raw_id: str, call: Callable[[int], Awaitable[BackfillProgress]]
+    ) -> BackfillProgress:
+        try:
+            job_id = _job_id(raw_id)
+            if job_id is None:
+                raise ValueError("job_id is required")
+            return await call(job_id)
+        except ValueError as exc:
+            await _invalid(context, str(exc))
+        except JobNotFound as exc:
+            await _not_found(context, str(exc))
+        except JobStateConflict as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        raise AssertionError("abort returned")
 
     @staticmethod
     async def _hostname(raw: str, context: Context) -> str:

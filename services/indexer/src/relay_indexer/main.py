@@ -10,6 +10,7 @@ from relay_runtime.readiness import CheckResult
 from relay_runtime.streams import VERIFIED
 
 from relay_indexer import grpc_api, metrics as metrics
+from relay_indexer.backfill_setup import open_backfill
 from relay_indexer.collection_index import CollectionIndex
 from relay_indexer.config import SERVICE, IndexerConfig
 from relay_indexer.database import close_pool, open_pool
@@ -33,21 +34,27 @@ async def main() -> None:
     ) as runtime:
         await apply_migrations(config.database_url)
         pool = await open_pool(config.database_url)
-        runtime.on_shutdown(lambda: close_pool(pool))
         index = CollectionIndex(config.rocksdb_path)
-        runtime.on_shutdown(lambda: asyncio.to_thread(index.close))
         repos, hosts, policy = RepoStore(pool), HostStore(pool), PolicyStore(pool)
         applier = EventApplier(index, repos)
+        backfill, http = open_backfill(config, pool=pool, index=index, repos=repos, hosts=hosts)
+        # Hooks run in this order: backfill tasks stop (jobs stay resumable), then the stores close.
+        runtime.on_shutdown(backfill.close)
+        runtime.on_shutdown(http.aclose)
+        runtime.on_shutdown(lambda: close_pool(pool))
+        runtime.on_shutdown(lambda: asyncio.to_thread(index.close))
 
         async def postgres_ready() -> CheckResult:
             return CheckResult(await pool.fetchval("SELECT 1") == 1, "postgres unreachable")
 
         runtime.readiness.add("postgres", postgres_ready)
-        grpc_api.add_to(
-            runtime.grpc,
-            grpc_api.IndexerApi(repos=repos, hosts=hosts, policy=policy, index=index, applier=applier),
+        api = grpc_api.IndexerApi(
+            repos=repos, hosts=hosts, policy=policy, index=index, applier=applier, backfill=backfill
         )
+        grpc_api.add_to(runtime.grpc, api)
         app = create_xrpc_app(repos=repos, hosts=hosts, index=index, version=version("relay-indexer"))
+        if config.backfill_resume_on_start:
+            await backfill.resume_interrupted()
         await runtime.serve(
             consume_verified(runtime.jetstream, applier, stop=runtime.stopping),
             serve_xrpc(app, host=config.runtime.bind_host, port=config.http_port, stop=runtime.stopping),

@@ -13,6 +13,9 @@ from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
     "ACCOUNTS",
+    "BACKFILL_DIDS_TOTAL",
+    "BACKFILL_PAGE_SECONDS",
+    "BACKFILL_REQUESTS_TOTAL",
     "BATCH_SECONDS",
     "COMMITS_SKIPPED_TOTAL",
     "EVENTS_DROPPED_TOTAL",
@@ -43,3 +46,22 @@ BATCH_SECONDS: Final = Histogram(
 )
 
 ACCOUNTS: Final = Gauge("relay_indexer_accounts", "Accounts known to the relay.", [])
+
+BACKFILL_REQUESTS_TOTAL: Final = Counter(
+    "relay_indexer_backfill_requests_total",
+    "Upstream XRPC requests made by backfill, by outcome "
+    "(ok, rate_limited, server_error, transport_error, rejected).",
+    ["outcome"],
+)
+
+BACKFILL_DIDS_TOTAL: Final = Counter(
+    "relay_indexer_backfill_dids_total",
+    "DIDs written to the collection index by backfill, by job kind (import, crawl).",
+    ["kind"],
+)
+
+BACKFILL_PAGE_SECONDS: Final = Histogram(
+    "relay_indexer_backfill_page_write_seconds",
+    "Time to write one backfill page to RocksDB (synced) and commit its cursor to Postgres.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
