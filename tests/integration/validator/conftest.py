@@ -178,8 +178,8 @@ async def harness(jetstream: JetStreamContext, postgres_dsn: str, tmp_path: Path
         await close_pool(pool)
 
 
-async def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_for(predicate: Callable[[], object], limit_seconds: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + limit_seconds
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
