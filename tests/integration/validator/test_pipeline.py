@@ -58,9 +58,9 @@ async def _send_workload(
     for r in rounds:
         for i, repo in enumerate(up.repos):
             if r == 0:
-                for event in repo.genesis(up.clock):
-                    seq = await up.send(event)
-                    expected.append((repo.did, event.type[1:], event.rev or "", seq))
+                for created in repo.genesis(up.clock):
+                    seq = await up.send(created)
+                    expected.append((repo.did, created.type[1:], created.rev or "", seq))
                 continue
             kind = _BROKEN_ROUND[i] if r % 3 == 2 else None
             event: PreparedEvent = repo.mutate(rng, up.clock, broken=kind, wrong_signer=Signer(b"\x33" * 32))
