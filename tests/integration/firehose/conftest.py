@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
+import websockets
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from relay_core.builders import AccountBuilder
@@ -61,7 +62,9 @@ class Publisher:
             built = account.commit([account.post(f"post {i}")])
             self.frames.append((account.did, encode_frame("#commit", built.body)))
 
-    def account_event(self, account: AccountBuilder, *, active: bool, status: str | None) -> events_pb2.VerifiedEvent:
+    def account_event(
+        self, account: AccountBuilder, *, active: bool, status: str | None
+    ) -> events_pb2.VerifiedEvent:
         proto_status = {
             None: types_pb2.ACCOUNT_STATUS_ACTIVE,
             "takendown": types_pb2.ACCOUNT_STATUS_TAKENDOWN,
@@ -92,7 +95,9 @@ class Publisher:
 
 
 @pytest.fixture
-async def verified_stream(jetstream: JetStreamContext, unique_name: Callable[[str], str]) -> AsyncIterator[StreamDef]:
+async def verified_stream(
+    jetstream: JetStreamContext, unique_name: Callable[[str], str]
+) -> AsyncIterator[StreamDef]:
     name = unique_name("VERIFIED")
     stream = StreamDef(
         name=name,
@@ -128,7 +133,8 @@ class RunningFirehose:
 
     async def shutdown(self) -> None:
         self.stop.set()
-        await asyncio.wait_for(self.task, 15)
+        async with asyncio.timeout(15):
+            await self.task
 
 
 FirehoseFactory = Callable[..., "asyncio.Future[RunningFirehose]"]
@@ -163,3 +169,44 @@ def frames_of(messages: list[bytes]) -> list[Frame]:
 
 def seqs_of(messages: list[bytes]) -> list[int]:
     return [int(f.body["seq"]) for f in frames_of(messages) if f.type != "#info" and not f.is_error]
+
+
+async def receive(ws: object, n: int, within_seconds: float = 20.0) -> list[bytes]:
+    """The next ``n`` binary messages of a websockets client connection."""
+
+    assert isinstance(ws, websockets.ClientConnection)
+    out: list[bytes] = []
+    async with asyncio.timeout(within_seconds):
+        while len(out) < n:
+            message = await ws.recv()
+            assert isinstance(message, bytes)
+            out.append(message)
+    return out
+
+
+async def receive_until_seq(ws: object, last_seq: int, within_seconds: float = 30.0) -> list[bytes]:
+    """Messages until one with ``seq >= last_seq`` arrives."""
+
+    assert isinstance(ws, websockets.ClientConnection)
+    out: list[bytes] = []
+    async with asyncio.timeout(within_seconds):
+        while True:
+            message = await ws.recv()
+            assert isinstance(message, bytes)
+            out.append(message)
+            frame = decode_frame(message)
+            if not frame.is_error and frame.type != "#info" and int(frame.body["seq"]) >= last_seq:
+                return out
+
+
+async def publish_steadily(publisher: Publisher, *, total: int, per_second: float) -> int:
+    """Publish ``total`` commits at about ``per_second`` in small bursts; returns the last seq."""
+    burst = max(1, int(per_second / 100))
+    last = 0
+    sent = 0
+    while sent < total:
+        n = min(burst, total - sent)
+        last = await publisher.publish_commits(n)
+        sent += n
+        await asyncio.sleep(n / per_second)
+    return last

@@ -8,19 +8,9 @@ import pytest
 import websockets
 from relay_core.firehose.frames import decode_frame
 
-from tests.integration.firehose.conftest import Publisher, seqs_of
+from tests.integration.firehose.conftest import Publisher, receive, seqs_of
 
 pytestmark = pytest.mark.integration
-
-
-async def receive(ws: websockets.ClientConnection, n: int, timeout: float = 10.0) -> list[bytes]:
-    out: list[bytes] = []
-    async with asyncio.timeout(timeout):
-        while len(out) < n:
-            message = await ws.recv()
-            assert isinstance(message, bytes)
-            out.append(message)
-    return out
 
 
 async def test_live_without_cursor_gets_only_new_events(publisher: Publisher, firehose_factory) -> None:
@@ -56,7 +46,9 @@ async def test_cursor_at_head_is_live(publisher: Publisher, firehose_factory) ->
         assert seqs_of(await receive(ws, 1)) == [last + 1]
 
 
-async def test_outdated_cursor_gets_info_then_oldest(publisher: Publisher, firehose_factory, jetstream) -> None:
+async def test_outdated_cursor_gets_info_then_oldest(
+    publisher: Publisher, firehose_factory, jetstream
+) -> None:
     await publisher.publish_commits(10)
     await jetstream.purge_stream(publisher.stream.name, seq=6)  # keep seq >= 6
     fh = await firehose_factory()
@@ -80,7 +72,9 @@ async def test_future_cursor_gets_error_and_close(publisher: Publisher, firehose
 
 
 @pytest.mark.parametrize("cursor", ["abc", "-1", "1.5", "99999999999999999999999"])
-async def test_bad_cursor_is_http_400_before_upgrade(publisher: Publisher, firehose_factory, cursor: str) -> None:
+async def test_bad_cursor_is_http_400_before_upgrade(
+    publisher: Publisher, firehose_factory, cursor: str
+) -> None:
     fh = await firehose_factory()
     with pytest.raises(websockets.InvalidStatus) as caught:
         async with websockets.connect(f"{fh.url}?cursor={cursor}"):

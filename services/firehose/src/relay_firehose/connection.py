@@ -73,6 +73,7 @@ class Connection(asyncio.Protocol):
         self.ping_outstanding = False
         self.bytes_written = 0
         self.delivered_at_ping = 0
+        self.missed_pings = 0
         self._head = bytearray()
         self._reader = FrameReader()
         self._writable = asyncio.Event()

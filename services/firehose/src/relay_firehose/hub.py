@@ -216,16 +216,26 @@ class Hub:
         sub.conn.close(CloseCode.POLICY_VIOLATION, "ConsumerTooSlow", error_frame=_TOO_SLOW)
 
     async def _pinger(self) -> None:
-        """Ping every interval; a peer that neither answered nor read anything since is dead."""
+        """Ping every interval; close a peer that misses two in a row without reading anything.
+
+        A replaying consumer may answer late because its ping waits behind megabytes of frames,
+        so progress on a backed-up socket (bytes leaving our buffer while it is non-empty, which
+        only happens when the peer reads) counts as a sign of life too.
+        """
         while True:
             await asyncio.sleep(self.settings.ping_interval_seconds)
             for conn in list(self._subscribers):
                 delivered = conn.delivered_bytes()
-                if conn.ping_outstanding and delivered <= conn.delivered_at_ping:
-                    metrics.DISCONNECTS_TOTAL.labels("dead_peer").inc()
-                    logger.info("consumer unresponsive; aborting", extra={"conn": conn.id})
-                    conn.abort()
-                    continue
+                progressed = delivered > conn.delivered_at_ping and conn.buffer_size() > 0
+                if conn.ping_outstanding and not progressed:
+                    conn.missed_pings += 1
+                    if conn.missed_pings >= 2:
+                        metrics.DISCONNECTS_TOTAL.labels("dead_peer").inc()
+                        logger.info("consumer unresponsive; aborting", extra={"conn": conn.id})
+                        conn.abort()
+                        continue
+                else:
+                    conn.missed_pings = 0
                 conn.ping_outstanding = True
                 conn.delivered_at_ping = delivered
                 conn.write(_PING)
@@ -314,8 +324,11 @@ class Hub:
                     reader = self.log.reader(sub.next_seq, linger=False, batch=self.settings.replay_batch)
                 raws = await reader.read()
                 if not raws:
+                    # NOTE: asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                    # cancellation that races the inner wait finishing.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._advanced.wait(), _TAIL_WAIT_SECONDS)
+                        async with asyncio.timeout(_TAIL_WAIT_SECONDS):
+                            await self._advanced.wait()
                     continue
                 visible: list[LogEntry] = []
                 for raw in raws:
@@ -375,7 +388,8 @@ class Hub:
             conn.close(CloseCode.GOING_AWAY, "relay shutting down")
         if self._subscribers:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._all_gone.wait(), grace_seconds)
+                async with asyncio.timeout(grace_seconds):
+                    await self._all_gone.wait()
         for conn in list(self._subscribers):
             conn.abort()
         await asyncio.gather(*self._tasks, return_exceptions=True)

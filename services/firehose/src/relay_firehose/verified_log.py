@@ -45,6 +45,7 @@ _CONSUMER_GONE: Final = frozenset({"409", "503"})
 _INACTIVE_THRESHOLD_SECONDS: Final = 60.0
 _LINGER_SECONDS: Final = 5.0
 _REQUEST_GRACE_SECONDS: Final = 2.0
+_CLOSE_TIMEOUT_SECONDS: Final = 2.0
 _PENDING_LIMIT_MSGS: Final = 1 << 20
 _PENDING_LIMIT_BYTES: Final = 1 << 30
 
@@ -293,8 +294,11 @@ class PullReader:
             elif time.monotonic() - self._requested_at > _LINGER_SECONDS + _REQUEST_GRACE_SECONDS:
                 self._wanted = 0  # the request was lost (reconnect); ask again
                 continue
+            # NOTE: asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            # that races the event being set, and this loop would then never end.
             try:
-                await asyncio.wait_for(self._arrived.wait(), _LINGER_SECONDS + _REQUEST_GRACE_SECONDS)
+                async with asyncio.timeout(_LINGER_SECONDS + _REQUEST_GRACE_SECONDS):
+                    await self._arrived.wait()
             except TimeoutError:
                 continue
             self._arrived.clear()
@@ -306,11 +310,14 @@ class PullReader:
         """Drop the subscription and the server-side consumer (it would expire by itself anyway)."""
         self._closed = True
         self._arrived.set()
-        if self._sub is not None:
+        sub, self._sub = self._sub, None
+        consumer, self._consumer = self._consumer, None
+        # Bounded: a reader closing during shutdown or a NATS outage must not hold the caller.
+        if sub is not None:
             with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
-            self._sub = None
-        if self._consumer is not None and self._nc.is_connected:
+                async with asyncio.timeout(_CLOSE_TIMEOUT_SECONDS):
+                    await sub.unsubscribe()
+        if consumer is not None and self._nc.is_connected:
             with contextlib.suppress(Exception):
-                await self._js.delete_consumer(self._stream, self._consumer)
-            self._consumer = None
+                async with asyncio.timeout(_CLOSE_TIMEOUT_SECONDS):
+                    await self._js.delete_consumer(self._stream, consumer)
