@@ -92,9 +92,7 @@ class ValidatorConfig:
     identity_ttl_seconds: float = env_field(600.0, env="RELAY_VALIDATOR_IDENTITY_TTL_SECONDS")
     """How long a resolved identity is used before asking the resolver again (#identity purges at once)."""
 
-    identity_refresh_min_age_seconds: float = env_field(
-        2.0, env="RELAY_VALIDATOR_IDENTITY_REFRESH_MIN_AGE_SECONDS"
-    )
+    identity_min_age_seconds: float = env_field(2.0, env="RELAY_VALIDATOR_IDENTITY_MIN_AGE_SECONDS")
     """On a key or PDS mismatch, identities resolved more recently than this are not fetched again."""
 
     def __post_init__(self) -> None:
@@ -129,7 +127,7 @@ class ValidatorConfig:
             account_ttl_seconds=self.account_ttl_seconds,
             identity_entries=self.identity_cache_entries,
             identity_ttl_seconds=self.identity_ttl_seconds,
-            identity_refresh_min_age_seconds=self.identity_refresh_min_age_seconds,
+            identity_refresh_min_age_seconds=self.identity_min_age_seconds,
         )
 
     @classmethod
