@@ -18,7 +18,7 @@ from relay_validator.account_state import AccountState
 from relay_validator.decode import decode_event
 from relay_validator.identity import AccountIdentity
 from relay_validator.judge import Context, judge
-from relay_validator.verdict import Accept
+from relay_validator.verdict import Accept, Drop
 
 from tools.netsim.plc_directory import derive_account
 from tools.netsim.repo import RevClock, Signer, SimRepo
@@ -74,11 +74,11 @@ def main() -> None:
     decode_s = 0.0
     for did, frame in ordered:
         t0 = time.perf_counter()
-        event = decode_event(frame)
+        decoded = decode_event(frame)
         decode_s += time.perf_counter() - t0
-        assert not isinstance(event, Exception)
+        assert not isinstance(decoded, Drop), decoded
         verdict = judge(
-            event,  # type: ignore[arg-type]
+            decoded,
             Context(
                 host=HOST,
                 frame=frame,
