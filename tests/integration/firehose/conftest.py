@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -137,13 +137,13 @@ class RunningFirehose:
             await self.task
 
 
-FirehoseFactory = Callable[..., "asyncio.Future[RunningFirehose]"]
+FirehoseFactory = Callable[..., Awaitable[RunningFirehose]]
 
 
 @pytest.fixture
 async def firehose_factory(
     nats_client: NatsClient, jetstream: JetStreamContext, verified_stream: StreamDef
-) -> AsyncIterator[Callable[..., object]]:
+) -> AsyncIterator[FirehoseFactory]:
     running: list[RunningFirehose] = []
 
     async def start(settings: HubSettings | None = None, *, grace: float = 2.0) -> RunningFirehose:

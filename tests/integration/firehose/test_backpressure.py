@@ -10,7 +10,7 @@ import websockets
 from relay_core.firehose.frames import decode_frame
 from relay_firehose.hub import HubSettings
 
-from tests.integration.firehose.conftest import Publisher, receive_until_seq, seqs_of
+from tests.integration.firehose.conftest import FirehoseFactory, Publisher, receive_until_seq, seqs_of
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,9 @@ async def stalled_client(url: str) -> websockets.ClientConnection:
     return await websockets.connect(url, sock=sock, max_queue=2, max_size=None, ping_interval=None)
 
 
-async def test_slow_live_consumer_gets_consumer_too_slow(publisher: Publisher, firehose_factory) -> None:
+async def test_slow_live_consumer_gets_consumer_too_slow(
+    publisher: Publisher, firehose_factory: FirehoseFactory
+) -> None:
     fh = await firehose_factory(SMALL)
     slow = await stalled_client(fh.url)
     async with websockets.connect(fh.url, max_size=None) as healthy:
@@ -48,7 +50,9 @@ async def test_slow_live_consumer_gets_consumer_too_slow(publisher: Publisher, f
     assert seqs_of(frames[:-1]) == list(range(1, len(frames)))  # what it got was contiguous
 
 
-async def test_slow_catch_up_consumer_is_never_dropped(publisher: Publisher, firehose_factory) -> None:
+async def test_slow_catch_up_consumer_is_never_dropped(
+    publisher: Publisher, firehose_factory: FirehoseFactory
+) -> None:
     await publisher.publish_commits(3000)
     fh = await firehose_factory(SMALL)
     slow = await stalled_client(f"{fh.url}?cursor=0")
@@ -63,12 +67,15 @@ async def test_slow_catch_up_consumer_is_never_dropped(publisher: Publisher, fir
     await slow.close()
 
 
-async def test_dead_peer_is_closed_after_missed_pings(publisher: Publisher, firehose_factory) -> None:
+async def test_dead_peer_is_closed_after_missed_pings(
+    publisher: Publisher, firehose_factory: FirehoseFactory
+) -> None:
     fh = await firehose_factory(HubSettings(ping_interval_seconds=0.2))
     reader, writer = await asyncio.open_connection("127.0.0.1", fh.server.port)
     writer.write(
         b"GET /xrpc/com.atproto.sync.subscribeRepos HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"
     )
     head = await reader.readuntil(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101") and b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head
@@ -80,7 +87,9 @@ async def test_dead_peer_is_closed_after_missed_pings(publisher: Publisher, fire
     writer.close()
 
 
-async def test_client_ping_is_answered_and_close_is_echoed(publisher: Publisher, firehose_factory) -> None:
+async def test_client_ping_is_answered_and_close_is_echoed(
+    publisher: Publisher, firehose_factory: FirehoseFactory
+) -> None:
     fh = await firehose_factory()
     async with websockets.connect(fh.url) as ws:
         latency = await ws.ping()

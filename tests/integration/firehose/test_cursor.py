@@ -6,25 +6,30 @@ import asyncio
 
 import pytest
 import websockets
+from nats.js import JetStreamContext
 from relay_core.firehose.frames import decode_frame
 
-from tests.integration.firehose.conftest import Publisher, receive, seqs_of
+from tests.integration.firehose.conftest import FirehoseFactory, Publisher, receive, seqs_of
 
 pytestmark = pytest.mark.integration
 
 
-async def test_live_without_cursor_gets_only_new_events(publisher: Publisher, firehose_factory) -> None:
+async def test_live_without_cursor_gets_only_new_events(
+    publisher: Publisher, firehose_factory: FirehoseFactory
+) -> None:
     before = await publisher.publish_commits(5)
     fh = await firehose_factory()
     async with websockets.connect(fh.url) as ws:
-        assert ws.response.headers["Server"] == "atproto-relay"
+        assert ws.response is not None and ws.response.headers["Server"] == "atproto-relay"
         await asyncio.sleep(0.1)
         last = await publisher.publish_commits(3)
         messages = await receive(ws, 3)
     assert seqs_of(messages) == [before + 1, before + 2, last]
 
 
-async def test_cursor_in_window_replays_then_goes_live(publisher: Publisher, firehose_factory) -> None:
+async def test_cursor_in_window_replays_then_goes_live(
+    publisher: Publisher, firehose_factory: FirehoseFactory
+) -> None:
     await publisher.publish_commits(20)
     fh = await firehose_factory()
     async with websockets.connect(f"{fh.url}?cursor=7") as ws:
@@ -37,7 +42,7 @@ async def test_cursor_in_window_replays_then_goes_live(publisher: Publisher, fir
     assert first.type == "#commit" and first.body["repo"].startswith("did:plc:")
 
 
-async def test_cursor_at_head_is_live(publisher: Publisher, firehose_factory) -> None:
+async def test_cursor_at_head_is_live(publisher: Publisher, firehose_factory: FirehoseFactory) -> None:
     last = await publisher.publish_commits(3)
     fh = await firehose_factory()
     async with websockets.connect(f"{fh.url}?cursor={last}") as ws:
@@ -47,7 +52,7 @@ async def test_cursor_at_head_is_live(publisher: Publisher, firehose_factory) ->
 
 
 async def test_outdated_cursor_gets_info_then_oldest(
-    publisher: Publisher, firehose_factory, jetstream
+    publisher: Publisher, firehose_factory: FirehoseFactory, jetstream: JetStreamContext
 ) -> None:
     await publisher.publish_commits(10)
     await jetstream.purge_stream(publisher.stream.name, seq=6)  # keep seq >= 6
@@ -59,7 +64,9 @@ async def test_outdated_cursor_gets_info_then_oldest(
     assert seqs_of(messages[1:]) == [6, 7, 8, 9, 10]
 
 
-async def test_future_cursor_gets_error_and_close(publisher: Publisher, firehose_factory) -> None:
+async def test_future_cursor_gets_error_and_close(
+    publisher: Publisher, firehose_factory: FirehoseFactory
+) -> None:
     last = await publisher.publish_commits(2)
     fh = await firehose_factory()
     async with websockets.connect(f"{fh.url}?cursor={last + 5}") as ws:
@@ -73,7 +80,7 @@ async def test_future_cursor_gets_error_and_close(publisher: Publisher, firehose
 
 @pytest.mark.parametrize("cursor", ["abc", "-1", "1.5", "99999999999999999999999"])
 async def test_bad_cursor_is_http_400_before_upgrade(
-    publisher: Publisher, firehose_factory, cursor: str
+    publisher: Publisher, firehose_factory: FirehoseFactory, cursor: str
 ) -> None:
     fh = await firehose_factory()
     with pytest.raises(websockets.InvalidStatus) as caught:

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 import websockets
 from relay_firehose.grpc_api import SERVICE_NAME, FirehoseApi
 from relay_proto.firehose.v1 import firehose_pb2, firehose_pb2_grpc
 
-from tests.integration.firehose.conftest import Publisher, receive
+from tests.integration.firehose.conftest import FirehoseFactory, Publisher, receive
 
 pytestmark = pytest.mark.integration
 
 
 async def test_stats_and_consumers(
-    publisher: Publisher, firehose_factory, grpc_server_factory, grpc_channel_factory
+    publisher: Publisher,
+    firehose_factory: FirehoseFactory,
+    grpc_server_factory: Any,
+    grpc_channel_factory: Any,
 ) -> None:
     await publisher.publish_commits(20)
     fh = await firehose_factory()
@@ -47,7 +51,10 @@ async def test_stats_and_consumers(
 
 
 async def test_scrub_rejects_a_bad_did(
-    publisher: Publisher, firehose_factory, grpc_server_factory, grpc_channel_factory
+    publisher: Publisher,
+    firehose_factory: FirehoseFactory,
+    grpc_server_factory: Any,
+    grpc_channel_factory: Any,
 ) -> None:
     import grpc
 

@@ -8,14 +8,20 @@ import pytest
 import websockets
 from relay_firehose.hub import HubSettings
 
-from tests.integration.firehose.conftest import Publisher, publish_steadily, receive_until_seq, seqs_of
+from tests.integration.firehose.conftest import (
+    FirehoseFactory,
+    Publisher,
+    publish_steadily,
+    receive_until_seq,
+    seqs_of,
+)
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize("ring_size", [64, 20_000])
 async def test_replay_from_old_cursor_hands_off_to_live_without_gap(
-    publisher: Publisher, firehose_factory, ring_size: int
+    publisher: Publisher, firehose_factory: FirehoseFactory, ring_size: int
 ) -> None:
     await publisher.publish_commits(3000)
     fh = await firehose_factory(HubSettings(ring_size_events=ring_size))
@@ -29,7 +35,7 @@ async def test_replay_from_old_cursor_hands_off_to_live_without_gap(
 
 
 async def test_many_replayers_from_different_cursors_all_contiguous(
-    publisher: Publisher, firehose_factory
+    publisher: Publisher, firehose_factory: FirehoseFactory
 ) -> None:
     await publisher.publish_commits(1500)
     fh = await firehose_factory(HubSettings(ring_size_events=200))

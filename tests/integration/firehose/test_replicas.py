@@ -8,6 +8,7 @@ import pytest
 import websockets
 
 from tests.integration.firehose.conftest import (
+    FirehoseFactory,
     Publisher,
     publish_steadily,
     receive,
@@ -18,7 +19,9 @@ from tests.integration.firehose.conftest import (
 pytestmark = pytest.mark.integration
 
 
-async def test_two_replicas_serve_identical_bytes(publisher: Publisher, firehose_factory) -> None:
+async def test_two_replicas_serve_identical_bytes(
+    publisher: Publisher, firehose_factory: FirehoseFactory
+) -> None:
     await publisher.publish_commits(50)
     a = await firehose_factory()
     b = await firehose_factory()
@@ -38,7 +41,7 @@ async def test_two_replicas_serve_identical_bytes(publisher: Publisher, firehose
 
 
 async def test_consumer_reconnects_after_restart_with_its_cursor_and_misses_nothing(
-    publisher: Publisher, firehose_factory
+    publisher: Publisher, firehose_factory: FirehoseFactory
 ) -> None:
     await publisher.publish_commits(100)
     first = await firehose_factory()

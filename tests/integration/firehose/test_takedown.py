@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 import websockets
@@ -11,23 +12,23 @@ from relay_core.firehose.frames import decode_frame
 from relay_firehose.grpc_api import SERVICE_NAME, FirehoseApi
 from relay_proto.firehose.v1 import firehose_pb2, firehose_pb2_grpc
 
-from tests.integration.firehose.conftest import Publisher, receive_until_seq
+from tests.integration.firehose.conftest import FirehoseFactory, Publisher, receive_until_seq
 
 pytestmark = pytest.mark.integration
 
 
 def summary(messages: list[bytes]) -> list[tuple[str, str, int]]:
-    out = []
+    out: list[tuple[str, str, int]] = []
     for m in messages:
         frame = decode_frame(m)
         out.append(
-            (frame.type or "", frame.body.get("repo") or frame.body.get("did"), int(frame.body["seq"]))
+            (frame.type or "", str(frame.body.get("repo") or frame.body.get("did")), int(frame.body["seq"]))
         )
     return out
 
 
 async def test_takedown_event_hides_account_from_replay_and_live(
-    publisher: Publisher, firehose_factory
+    publisher: Publisher, firehose_factory: FirehoseFactory
 ) -> None:
     alice, bob = AccountBuilder(), AccountBuilder()
     a1 = await publisher.publish(publisher.commit_event(alice))
@@ -57,7 +58,10 @@ async def test_takedown_event_hides_account_from_replay_and_live(
 
 
 async def test_scrub_account_rpc_deletes_from_the_log(
-    publisher: Publisher, firehose_factory, grpc_server_factory, grpc_channel_factory
+    publisher: Publisher,
+    firehose_factory: FirehoseFactory,
+    grpc_server_factory: Any,
+    grpc_channel_factory: Any,
 ) -> None:
     alice, bob = AccountBuilder(), AccountBuilder()
     b0 = await publisher.publish(publisher.commit_event(bob))
