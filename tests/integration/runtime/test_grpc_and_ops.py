@@ -9,15 +9,20 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from relay_admin import grpc_api as admin_api
 from relay_proto.admin.v1 import admin_pb2, admin_pb2_grpc
 from relay_proto.validator.v1 import validator_pb2, validator_pb2_grpc
 from relay_runtime.config import RuntimeConfig
 from relay_runtime.readiness import CheckResult
 from relay_runtime.service import ServiceRuntime
-from relay_validator import grpc_api as validator_api
+from relay_runtime.unimplemented import unimplemented_servicer
 
 pytestmark = pytest.mark.integration
+
+# Servicers made only of placeholders, so these tests exercise the runtime, not any service.
+_VALIDATOR = validator_pb2.DESCRIPTOR.services_by_name["ValidatorService"]
+_ValidatorPlaceholder = unimplemented_servicer(validator_pb2_grpc.ValidatorServiceServicer, _VALIDATOR, 4)
+_ADMIN = admin_pb2.DESCRIPTOR.services_by_name["AdminService"]
+_AdminPlaceholder = unimplemented_servicer(admin_pb2_grpc.AdminServiceServicer, _ADMIN, 7)
 
 
 async def list_services(channel: grpc.aio.Channel) -> list[str]:
@@ -61,8 +66,8 @@ async def test_reflection_lists_services_and_health_follows_serving(
 ) -> None:
     server = await grpc_server_factory(
         validator_pb2_grpc.add_ValidatorServiceServicer_to_server,
-        validator_api.ValidatorApi(),
-        validator_api.SERVICE_NAME,
+        _ValidatorPlaceholder(),
+        _VALIDATOR.full_name,
         serving=False,
     )
     channel = grpc_channel_factory(server.port)
@@ -75,18 +80,18 @@ async def test_reflection_lists_services_and_health_follows_serving(
     not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
     assert await health_status(channel) == not_serving
     await server.set_serving(True)
-    assert await health_status(channel, validator_api.SERVICE_NAME) == health_pb2.HealthCheckResponse.SERVING
+    assert await health_status(channel, _VALIDATOR.full_name) == health_pb2.HealthCheckResponse.SERVING
     await server.enter_graceful_shutdown()
     assert await health_status(channel) == not_serving
     await server.set_serving(True)  # ignored after graceful shutdown began
-    assert await health_status(channel, validator_api.SERVICE_NAME) == not_serving
+    assert await health_status(channel, _VALIDATOR.full_name) == not_serving
 
 
 async def test_unbuilt_rpcs_answer_unimplemented_naming_the_issue(
     grpc_server_factory, grpc_channel_factory
 ) -> None:
     server = await grpc_server_factory(
-        admin_pb2_grpc.add_AdminServiceServicer_to_server, admin_api.AdminApi(), admin_api.SERVICE_NAME
+        admin_pb2_grpc.add_AdminServiceServicer_to_server, _AdminPlaceholder(), _ADMIN.full_name
     )
     stub = admin_pb2_grpc.AdminServiceStub(grpc_channel_factory(server.port))
     with pytest.raises(grpc.aio.AioRpcError) as info:
@@ -100,7 +105,7 @@ async def test_unbuilt_rpcs_answer_unimplemented_naming_the_issue(
     assert "WatchBackfillProgress" in (info.value.details() or "")
 
 
-class _Stats(validator_api.ValidatorApi):
+class _Stats(_ValidatorPlaceholder):  # type: ignore[misc,valid-type]
     """A servicer defining one method, to check trace context crosses the call."""
 
     def __init__(self) -> None:
@@ -120,7 +125,7 @@ async def test_trace_context_crosses_grpc(grpc_server_factory, grpc_channel_fact
     configure_tracing("test")
     api = _Stats()
     server = await grpc_server_factory(
-        validator_pb2_grpc.add_ValidatorServiceServicer_to_server, api, validator_api.SERVICE_NAME
+        validator_pb2_grpc.add_ValidatorServiceServicer_to_server, api, _VALIDATOR.full_name
     )
     stub = validator_pb2_grpc.ValidatorServiceStub(grpc_channel_factory(server.port))
     with trace.get_tracer("test").start_as_current_span("client") as span:
@@ -135,7 +140,11 @@ async def test_service_runtime_serves_ops_and_grpc_then_shuts_down_in_order(grpc
     order: list[str] = []
     async with ServiceRuntime(config, handle_signals=False) as runtime:
         runtime.readiness.not_implemented(4)
-        validator_api.add_to(runtime.grpc, validator_api.ValidatorApi())
+        runtime.grpc.add_service(
+            validator_pb2_grpc.add_ValidatorServiceServicer_to_server,
+            _ValidatorPlaceholder(),
+            _VALIDATOR.full_name,
+        )
 
         async def worker() -> None:
             await runtime.stopping.wait()

@@ -39,6 +39,17 @@ async def test_ensure_streams_is_idempotent_and_updates_in_place(jetstream, uniq
     await jetstream.delete_stream(definition.name)
 
 
+async def test_only_the_owner_updates_a_stream(jetstream, unique_name) -> None:
+    definition = dataclasses.replace(_stream(unique_name("S")), owner="firehose")
+    await jsx.ensure_streams(jetstream, [definition], service="validator")
+    longer = dataclasses.replace(definition, max_age_seconds=120)
+    await jsx.ensure_streams(jetstream, [longer], service="validator")
+    assert (await jetstream.stream_info(definition.name)).config.max_age == 60
+    await jsx.ensure_streams(jetstream, [longer], service="firehose")
+    assert (await jetstream.stream_info(definition.name)).config.max_age == 120
+    await jetstream.delete_stream(definition.name)
+
+
 async def test_publish_dedupes_and_consume_redelivers_failures_with_trace(jetstream, unique_name) -> None:
     configure_tracing("test")
     definition = _stream(unique_name("S"))

@@ -99,10 +99,10 @@ def test_service_configs_read_their_own_fields() -> None:
 
 
 def test_config_for_log_redacts_secrets_and_url_passwords() -> None:
-    admin = AdminConfig.from_env({"RELAY_ADMIN_TOKEN": "s3cret"})
+    admin = AdminConfig.from_env({"RELAY_ADMIN_TOKENS": "s3cret-0123456789,0ther-0123456789"})
     logged = config_for_log(admin)
-    assert logged["token"] == "***"
-    assert "s3cret" not in repr(logged)
+    assert logged["tokens"] == "***"
+    assert "s3cret" not in repr(logged) and "0ther" not in repr(logged)
     indexer = IndexerConfig.from_env({"DATABASE_URL": "postgresql://u:pw@/relay?host=/tmp"})
     logged = config_for_log(indexer)
     assert "pw" not in logged["database_url"]

