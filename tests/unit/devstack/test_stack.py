@@ -32,6 +32,7 @@ def test_specs_carry_every_port_and_shared_keys() -> None:
     assert validator.argv[1:] == ("-m", "relay_validator")
     assert validator.env["RELAY_VALIDATOR_GRPC_PORT"] == "50152"
     assert validator.env["RELAY_RESOLVER_GRPC_PORT"] == "50153"  # peers findable under any offset
+    assert validator.env["RELAY_RESOLVER_ADDRESS"] == "127.0.0.1:50153"
     assert validator.env["NATS_URL"] == "nats://127.0.0.1:4322"
     assert validator.env["DATABASE_URL"] == "postgresql://p@/relay"
     assert validator.env["RELAY_DEV_MODE"] == "1"

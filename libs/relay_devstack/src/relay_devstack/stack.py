@@ -109,6 +109,8 @@ def build_service_specs(config: StackConfig, *, nats_url: str, database_url: str
     for name in SERVICE_NAMES:
         ports = service_ports(name, config.port_offset)
         port_env[f"RELAY_{name.upper()}_GRPC_PORT"] = str(ports.grpc)
+        # How peers reach it (the same names the k3s ConfigMap sets).
+        port_env[f"RELAY_{name.upper()}_ADDRESS"] = f"127.0.0.1:{ports.grpc}"
         port_env[f"RELAY_{name.upper()}_OPS_PORT"] = str(ports.ops)
         if ports.http is not None:
             port_env[f"RELAY_{name.upper()}_HTTP_PORT"] = str(ports.http)
