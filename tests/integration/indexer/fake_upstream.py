@@ -121,7 +121,13 @@ class FakeUpstream:
         if i in self.inactive:
             return JSONResponse({"error": "RepoDeactivated", "message": did}, 400)
         return JSONResponse(
-            {"did": did, "handle": f"u{i}.test", "didDoc": {}, "collections": collections_of(i), "handleIsCorrect": True}
+            {
+                "did": did,
+                "handle": f"u{i}.test",
+                "didDoc": {},
+                "collections": collections_of(i),
+                "handleIsCorrect": True,
+            }
         )
 
     def app(self) -> Starlette:

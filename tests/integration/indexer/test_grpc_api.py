@@ -135,14 +135,16 @@ async def test_backfill_pause_resume_and_progress_stream(api: Api) -> None:
 
         stream = stub.GetBackfillProgress(pb.GetBackfillProgressRequest(job_id=started.job_id, follow=True))
         seen: list[types_pb2.BackfillProgress] = []
+        halfway = asyncio.Event()
 
         async def follow() -> None:
             async for progress in stream:
                 seen.append(progress)
+                if progress.repos_done >= 500:
+                    halfway.set()
 
         follower = asyncio.create_task(follow())
-        while not seen or seen[-1].repos_done < 500:
-            await asyncio.sleep(0.02)
+        await asyncio.wait_for(halfway.wait(), 30)
         paused = (await stub.PauseBackfill(pb.PauseBackfillRequest(job_id=started.job_id))).progress
         assert paused.state == types_pb2.BACKFILL_STATE_PAUSED
         asked = len(upstream.requests)

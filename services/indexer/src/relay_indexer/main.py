@@ -48,6 +48,8 @@ async def main() -> None:
             return CheckResult(await pool.fetchval("SELECT 1") == 1, "postgres unreachable")
 
         runtime.readiness.add("postgres", postgres_ready)
+        xrpc_listening = asyncio.Event()
+        runtime.readiness.add("xrpc", lambda: CheckResult(xrpc_listening.is_set(), "xrpc not listening"))
         api = grpc_api.IndexerApi(
             repos=repos, hosts=hosts, policy=policy, index=index, applier=applier, backfill=backfill
         )
@@ -57,7 +59,13 @@ async def main() -> None:
             await backfill.resume_interrupted()
         await runtime.serve(
             consume_verified(runtime.jetstream, applier, stop=runtime.stopping),
-            serve_xrpc(app, host=config.runtime.bind_host, port=config.http_port, stop=runtime.stopping),
+            serve_xrpc(
+                app,
+                host=config.runtime.bind_host,
+                port=config.http_port,
+                stop=runtime.stopping,
+                listening=xrpc_listening,
+            ),
         )
 
 
