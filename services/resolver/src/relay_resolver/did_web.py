@@ -9,7 +9,7 @@ network it runs in (SSRF):
 - In dev mode, `did:web:localhost%3A<port>` maps to `http://localhost:<port>/...`, which is how the
   local dev stack and tests publish documents; the address check is skipped.
 
-NOTE: the address check resolves the name before httpx resolves it again to connect, so a DNS
+NOTE: the address check resolves the name before aiohttp resolves it again to connect, so a DNS
 answer that changes in between (rebinding) is not caught; pinning the checked address into the
 connection is left for when did:web hosts outside our control are enabled in production.
 """

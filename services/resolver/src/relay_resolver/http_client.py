@@ -12,7 +12,7 @@ that arrive, and a compressed reply is refused rather than inflated. Redirects a
 DID document lives at exactly one URL.
 
 Why aiohttp and not httpx: measured in `bench/bench_resolver_soak.py` (docs/benchmarks.md),
-httpx 0.28 / httpcore 1.0 spent ~10x more CPU per request in its pool bookkeeping (every request
+httpx 0.28 / httpcore 1.0 spent ~8x more CPU per request in its pool bookkeeping (every request
 walks every pooled connection and polls its socket, and retries internally under concurrency),
 which capped the resolver at a few hundred fetches per second per core.
 """
