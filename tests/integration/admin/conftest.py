@@ -243,10 +243,10 @@ async def relay(
 
 
 async def wait_for(
-    predicate: Callable[[], Awaitable[bool] | bool], *, timeout: float = 10.0, what: str = ""
+    predicate: Callable[[], Awaitable[bool] | bool], *, within_seconds: float = 10.0, what: str = ""
 ) -> None:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within_seconds
     while True:
         result = predicate()
         if asyncio.iscoroutine(result):
