@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import uvicorn
+from relay_resolver.did_web import PublicAddressResolver
 from relay_resolver.errors import FailureKind, ResolutionFailed
 from relay_resolver.http_client import DocumentFetcher, HttpLimits
 from starlette.applications import Starlette
@@ -100,3 +101,17 @@ async def test_refusals(base_url: str, fetcher: DocumentFetcher, path: str, kind
     with pytest.raises(ResolutionFailed) as info:
         await fetcher.fetch_json(base_url + path, source="plc")
     assert info.value.kind is kind
+
+
+async def test_connections_to_non_public_addresses_are_refused(base_url: str) -> None:
+    url = base_url.replace("127.0.0.1", "localhost") + "/chunked?size=1"
+    guarded = DocumentFetcher(HttpLimits(), resolver=PublicAddressResolver())
+    exempt = DocumentFetcher(HttpLimits(), resolver=PublicAddressResolver(frozenset({"localhost"})))
+    try:
+        with pytest.raises(ResolutionFailed) as info:
+            await guarded.fetch_json(url, source="web")
+        assert info.value.kind is FailureKind.UNREACHABLE
+        assert (await exempt.fetch_json(url, source="plc"))["id"] == "did:plc:x"
+    finally:
+        await guarded.aclose()
+        await exempt.aclose()

@@ -90,6 +90,11 @@ class ResolverConfig:
             max_pending_fetches=self.max_pending_fetches,
         )
 
+    def plc_hosts(self) -> frozenset[str]:
+        """The directory's hostname: operator-chosen, so exempt from the public-address rule."""
+        host = urlsplit(self.plc_url).hostname
+        return frozenset({host} if host else set())
+
     def http_limits(self) -> HttpLimits:
         return HttpLimits(
             max_connections=self.max_concurrent_fetches,

@@ -9,9 +9,10 @@ network it runs in (SSRF):
 - In dev mode, `did:web:localhost%3A<port>` maps to `http://localhost:<port>/...`, which is how the
   local dev stack and tests publish documents; the address check is skipped.
 
-NOTE: the address check resolves the name before aiohttp resolves it again to connect, so a DNS
-answer that changes in between (rebinding) is not caught; pinning the checked address into the
-connection is left for when did:web hosts outside our control are enabled in production.
+The check runs twice on purpose: `DidWebSource` looks the name up first, so a refused host gets
+the precise `INVALID_DID` answer, and `PublicAddressResolver` (the HTTP connector's resolver outside
+dev mode) checks the very addresses the connection will use, so a DNS answer that changes between
+the two lookups (rebinding) still cannot reach an internal address; it fails as UNREACHABLE.
 """
 
 from __future__ import annotations
@@ -22,12 +23,21 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 from relay_core.syntax import Did
 
 from relay_resolver.errors import FailureKind, ResolutionFailed
 from relay_resolver.http_client import DocumentFetcher
 
-__all__ = ["DidWebSource", "did_web_document_url", "did_web_host", "is_public_address"]
+__all__ = [
+    "DidWebSource",
+    "PublicAddressResolver",
+    "did_web_document_url",
+    "did_web_host",
+    "is_public_address",
+    "lookup_addresses",
+]
 
 AddressLookup = Callable[[str], Awaitable[list[str]]]
 """Returns every IP address a hostname resolves to."""
@@ -96,6 +106,32 @@ async def lookup_addresses(host: str) -> list[str]:
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, 443, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
+
+
+class PublicAddressResolver(AbstractResolver):
+    """An aiohttp resolver that refuses names resolving to any non-public address.
+
+    Args:
+        exempt_hosts: names the operator configured (the PLC directory), which may be internal.
+        inner: the resolver doing the lookups (aiohttp's threaded getaddrinfo by default).
+    """
+
+    def __init__(
+        self, exempt_hosts: frozenset[str] = frozenset(), inner: AbstractResolver | None = None
+    ) -> None:
+        self._exempt = frozenset(host.lower() for host in exempt_hosts)
+        self._inner = inner or aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        if host.lower() not in self._exempt and not all(is_public_address(r["host"]) for r in results):
+            raise OSError(f"{host} resolves to a non-public address; refused")
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
 
 
 class DidWebSource:

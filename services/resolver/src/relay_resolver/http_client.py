@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 
 from relay_resolver.errors import FailureKind, ResolutionFailed
 
@@ -62,9 +63,16 @@ class DocumentFetcher:
     Args:
         limits: connection, timeout and size bounds.
         observe_latency: receives one observation per request (for the latency histogram).
+        resolver: the connector's DNS resolver (e.g. `did_web.PublicAddressResolver`).
     """
 
-    def __init__(self, limits: HttpLimits, *, observe_latency: LatencyObserver | None = None) -> None:
+    def __init__(
+        self,
+        limits: HttpLimits,
+        *,
+        observe_latency: LatencyObserver | None = None,
+        resolver: AbstractResolver | None = None,
+    ) -> None:
         self._limits = limits
         self._observe = observe_latency
         self._session = aiohttp.ClientSession(
@@ -73,6 +81,7 @@ class DocumentFetcher:
                 limit_per_host=limits.max_connections,
                 keepalive_timeout=limits.keepalive_expiry_seconds,
                 ttl_dns_cache=300,
+                resolver=resolver,
             ),
             timeout=aiohttp.ClientTimeout(
                 total=limits.total_timeout_seconds,

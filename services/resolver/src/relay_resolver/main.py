@@ -8,7 +8,7 @@ from relay_runtime import ServiceRuntime, configure_logging
 
 from relay_resolver import grpc_api, metrics
 from relay_resolver.config import SERVICE, ResolverConfig
-from relay_resolver.did_web import DidWebSource
+from relay_resolver.did_web import DidWebSource, PublicAddressResolver
 from relay_resolver.http_client import DocumentFetcher
 from relay_resolver.plc import PlcSource
 from relay_resolver.resolver import DocumentSource, IdentityResolver
@@ -21,7 +21,8 @@ async def main() -> None:
     configure_logging(config.runtime.log_level, service=SERVICE)
     async with ServiceRuntime(config.runtime, service_config=config) as runtime:
         observer = metrics.PrometheusObserver()
-        fetcher = DocumentFetcher(config.http_limits(), observe_latency=observer.http_request)
+        guard = None if config.runtime.dev_mode else PublicAddressResolver(config.plc_hosts())
+        fetcher = DocumentFetcher(config.http_limits(), observe_latency=observer.http_request, resolver=guard)
         sources: dict[str, DocumentSource] = {
             "plc": PlcSource(fetcher, config.plc_url),
             "web": DidWebSource(fetcher, dev_mode=config.runtime.dev_mode),
