@@ -20,6 +20,7 @@ from relay_core.mst import (
     key_height,
     lookup,
 )
+from relay_core.mst.node import decode_node_raw
 
 
 def _cid(n: int) -> Cid:
@@ -171,3 +172,33 @@ def test_wrong_prev_gives_other_root() -> None:
 def test_key_height_distribution_sane() -> None:
     heights = [key_height(k) for k in _keys(2000)]
     assert 0.65 < heights.count(0) / len(heights) < 0.85
+
+
+def test_invert_reencodes_a_non_canonical_node_on_the_path() -> None:
+    # Inversion patches child links into the loaded bytes only for canonically encoded nodes;
+    # a node whose prefix lengths are not the full common prefix must be re-encoded, which is
+    # what makes the recomputed root differ from one built on the deviant bytes.
+    for seed in range(50):
+        old = Mst.from_items((k, _cid(i)) for i, k in enumerate(_keys(60, seed)))
+        created = next(
+            f"app.bsky.feed.post/new{n}" for n in range(100) if key_height(f"app.bsky.feed.post/new{n}") == 0
+        )
+        new = old.set(created, _cid(999))
+        blocks = new.proof_blocks([created])
+        root = decode_node_raw(blocks[new.root])
+        if root.layer == 0 or len(root.keys) < 2:
+            continue
+        entries = [
+            {"k": key, "p": 0, "t": gap, "v": val}
+            for key, val, gap in zip(root.keys, root.vals, root.gaps[1:], strict=True)
+        ]
+        deviant = libipld.encode_dag_cbor({"e": entries, "l": root.gaps[0]})
+        assert not decode_node_raw(deviant, strict=False).canonical
+        with pytest.raises(InvalidMst):
+            decode_node_raw(deviant)
+        deviant_cid = Cid.for_dag_cbor(deviant)
+        blocks = {**blocks, deviant_cid: deviant}
+        ops = [MstOp(created, _cid(999), None)]
+        assert invert_ops(deviant_cid, blocks, ops) == old.root
+        return
+    pytest.fail("no fixture tree with a multi-key root above layer 0")

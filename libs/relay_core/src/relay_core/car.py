@@ -9,20 +9,24 @@ bytes are kept so records are re-served and re-hashed without re-encoding.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final
+
+import libipld
 
 from relay_core.cbor import decode_dag_cbor, encode_dag_cbor
 from relay_core.cid import CID_BYTES_LEN, Cid
 from relay_core.errors import CidMismatch, InvalidData, LimitExceeded
 
-__all__ = ["Car", "read_car", "write_car"]
+__all__ = ["Car", "RawBlockMap", "read_car", "read_car_raw", "write_car"]
 
 _MAX_HEADER_BYTES: Final = 64 * 1024
 _BLESSED_PREFIXES: Final = frozenset((bytes((1, 0x71, 0x12, 32)), bytes((1, 0x55, 0x12, 32))))
 _sha256 = hashlib.sha256
 _new_cid = Cid._trusted
+_ipld_decode = libipld.decode_dag_cbor
+_ipld_encode = libipld.encode_dag_cbor
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,30 @@ class Car:
 
     roots: tuple[Cid, ...]
     blocks: dict[Cid, bytes]
+
+
+class RawBlockMap(Mapping[Cid, bytes]):
+    """A read-only `Cid`-keyed view of a raw-CID-keyed block dict (no per-block `Cid` objects
+    unless someone iterates)."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: dict[bytes, bytes]) -> None:
+        self.raw = raw
+
+    def __getitem__(self, cid: Cid) -> bytes:
+        if type(cid) is not Cid:
+            raise KeyError(cid)
+        return self.raw[cid.raw]
+
+    def __contains__(self, cid: object) -> bool:
+        return type(cid) is Cid and cid.raw in self.raw
+
+    def __iter__(self) -> Iterator[Cid]:
+        return map(_new_cid, self.raw)
+
+    def __len__(self) -> int:
+        return len(self.raw)
 
 
 def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -78,24 +106,36 @@ def read_car(data: bytes, *, max_bytes: int, max_blocks: int) -> Car:
         InvalidData: truncated input, a bad header, a non-blessed CID, or an empty section.
         CidMismatch: a block's bytes do not hash to its CID.
     """
+    roots, blocks = read_car_raw(data, max_bytes=max_bytes, max_blocks=max_blocks)
+    return Car(
+        roots=tuple([_new_cid(root) for root in roots]),
+        blocks={_new_cid(cid): block for cid, block in blocks.items()},
+    )
+
+
+def read_car_raw(data: bytes, *, max_bytes: int, max_blocks: int) -> tuple[list[bytes], dict[bytes, bytes]]:
+    """`read_car` with CIDs left as their 36 binary bytes (the verification hot path).
+
+    Same checks and errors as `read_car`; every CID returned is blessed.
+    """
     size = len(data)
     if size > max_bytes:
         raise LimitExceeded(f"CAR is {size} bytes, limit {max_bytes}", reason="car_too_big")
     header_len, pos = _read_varint(data, 0)
     if header_len > _MAX_HEADER_BYTES or pos + header_len > size:
         raise InvalidData("truncated or oversized CAR header", reason="bad_car")
-    header = decode_dag_cbor(data[pos : pos + header_len])
+    roots = _read_header(data[pos : pos + header_len])
     pos += header_len
-    if type(header) is not dict or header.get("version") != 1 or type(header.get("roots")) is not list:
-        raise InvalidData("CAR header must be {version: 1, roots: [...]}", reason="bad_car")
-    roots = header["roots"]
-    if not all(type(root) is Cid for root in roots):
-        raise InvalidData("CAR roots must be CID links", reason="bad_car")
 
-    blocks: dict[Cid, bytes] = {}
+    blocks: dict[bytes, bytes] = {}
     count = 0
+    sha256 = _sha256
     while pos < size:
-        section_len, pos = _read_varint(data, pos)
+        section_len = data[pos]
+        if section_len < 0x80:  # one-byte varint: blocks under 128 bytes
+            pos += 1
+        else:
+            section_len, pos = _read_varint(data, pos)
         end = pos + section_len
         if end > size:
             raise InvalidData("truncated CAR: block runs past the end", reason="bad_car")
@@ -112,11 +152,34 @@ def read_car(data: bytes, *, max_bytes: int, max_blocks: int) -> Car:
                 f"CAR block CID is not CIDv1 dag-cbor/raw sha256: {raw_cid[:4].hex()}", reason="bad_car"
             )
         block = data[cid_end:end]
-        if _sha256(block).digest() != raw_cid[4:]:
+        if sha256(block).digest() != raw_cid[4:]:
             raise CidMismatch(f"block does not hash to its CID {_new_cid(raw_cid)}")
-        blocks[_new_cid(raw_cid)] = block
+        blocks[raw_cid] = block
         pos = end
-    return Car(roots=tuple(roots), blocks=blocks)
+    return roots, blocks
+
+
+def _read_header(raw: bytes) -> list[bytes]:
+    """The header's roots as binary CIDs; `{version: 1, roots: [links]}` strictly."""
+    try:
+        header = _ipld_decode(raw)
+        fast = _ipld_encode(header) == raw
+    except (ValueError, RecursionError, OverflowError):
+        fast = False
+    if fast and type(header) is dict and len(header) == 2 and header.get("version") == 1:
+        roots = header.get("roots")
+        # After the round trip a 36-byte blessed value can only have been a link.
+        if type(roots) is list and all(
+            type(r) is bytes and len(r) == CID_BYTES_LEN and r[:4] in _BLESSED_PREFIXES for r in roots
+        ):
+            return roots
+    # Anything unusual: the exact decoder gives the reference answer and error.
+    obj = decode_dag_cbor(raw)
+    if type(obj) is not dict or obj.get("version") != 1 or type(obj.get("roots")) is not list:
+        raise InvalidData("CAR header must be {version: 1, roots: [...]}", reason="bad_car")
+    if not all(type(root) is Cid for root in obj["roots"]):
+        raise InvalidData("CAR roots must be CID links", reason="bad_car")
+    return [root.raw for root in obj["roots"]]
 
 
 def write_car(roots: Iterable[Cid], blocks: Mapping[Cid, bytes] | Iterable[tuple[Cid, bytes]]) -> bytes:

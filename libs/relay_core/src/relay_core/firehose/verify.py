@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from relay_core.car import read_car
+from relay_core.car import RawBlockMap, read_car_raw
 from relay_core.cid import Cid
-from relay_core.commit import Commit, parse_commit, verify_commit_signature
+from relay_core.commit import Commit, parse_signed_commit
 from relay_core.errors import BrokenChain, InvalidCommit, InvalidFrame, InvalidMst, InvalidSyntax
 from relay_core.firehose.events import AccountEvent, CommitEvent, IdentityEvent, OpAction, RepoOp, SyncEvent
 from relay_core.firehose.limits import (
@@ -25,7 +25,8 @@ from relay_core.firehose.limits import (
     MAX_SYNC_BLOCKS_BYTES,
 )
 from relay_core.keys import PublicKey
-from relay_core.mst import MstOp, invert_ops, lookup
+from relay_core.mst import invert_ops_raw, lookup_raw
+from relay_core.signatures import verify_signature
 from relay_core.syntax.handle import parse_handle
 from relay_core.syntax.tid import Tid
 
@@ -43,6 +44,7 @@ KNOWN_ACCOUNT_STATUSES: Final = frozenset(
     ("takendown", "suspended", "deleted", "deactivated", "desynchronized", "throttled")
 )
 _TOLERANCE_US: Final = FUTURE_REV_TOLERANCE_SECONDS * 1_000_000
+_new_cid = Cid._trusted
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,17 +81,19 @@ def _check_rev_time(rev: Tid, now_us: int) -> None:
 
 
 def _load_commit(
-    blocks: Mapping[Cid, bytes], roots: tuple[Cid, ...], expected: Cid | None
-) -> tuple[Cid, Commit]:
+    blocks: dict[bytes, bytes], roots: list[bytes], expected: Cid | None
+) -> tuple[Cid, Commit, bytes]:
+    """The CAR's single root, its parsed commit, and the bytes the signature covers."""
     if len(roots) != 1:
         raise InvalidCommit(f"CAR has {len(roots)} roots, expected 1", reason="bad_car_roots")
-    root = roots[0]
+    root = _new_cid(roots[0])
     if expected is not None and root != expected:
         raise InvalidCommit(f"CAR root {root} is not the event's commit {expected}", reason="commit_mismatch")
-    block = blocks.get(root)
+    block = blocks.get(root.raw)
     if block is None:
         raise InvalidCommit(f"commit block {root} missing from CAR", reason="missing_commit_block")
-    return root, parse_commit(block)
+    commit, unsigned = parse_signed_commit(block)
+    return root, commit, unsigned
 
 
 def verify_commit_event(
@@ -130,8 +134,8 @@ def verify_commit_event(
         raise InvalidCommit("legacy rebase commit", reason="rebase")
     if strict and evt.prev_data is None:
         raise InvalidCommit("commit lacks prevData (sync v1.1)", reason="missing_prev_data")
-    car = read_car(evt.blocks, max_bytes=MAX_BLOCKS_BYTES, max_blocks=MAX_COMMIT_BLOCKS)
-    commit_cid, commit = _load_commit(car.blocks, car.roots, evt.commit)
+    roots, blocks = read_car_raw(evt.blocks, max_bytes=MAX_BLOCKS_BYTES, max_blocks=MAX_COMMIT_BLOCKS)
+    commit_cid, commit, unsigned = _load_commit(blocks, roots, evt.commit)
     if commit.did != evt.repo:
         raise InvalidCommit("commit did does not match event repo", reason="did_mismatch")
     if commit.rev != evt.rev:
@@ -139,24 +143,24 @@ def verify_commit_event(
     if evt.since is not None and not evt.since < evt.rev:
         raise InvalidCommit("event since is not below rev", reason="bad_since")
     _check_rev_time(commit.rev, now_us)
-    verify_commit_signature(commit, signing_key)
+    verify_signature(signing_key, unsigned, commit.sig)
 
     if strict:
         for op in evt.ops:
-            if op.cid is not None and op.cid not in car.blocks:
+            if op.cid is not None and op.cid.raw not in blocks:
                 raise InvalidCommit(f"record block for {op.path!r} missing", reason="missing_record_block")
     if evt.prev_data is not None:
-        mst_ops = [MstOp(path=op.path, cid=op.cid, prev=op.prev) for op in evt.ops]
         if strict:
             for op in evt.ops:
                 if op.action is not OpAction.CREATE and op.prev is None:
                     raise InvalidCommit(f"{op.action} of {op.path!r} lacks prev", reason="missing_op_prev")
-        previous = invert_ops(commit.data, car.blocks, mst_ops)
-        if previous != evt.prev_data:
-            raise BrokenChain(f"inverted ops give {previous}, event prevData is {evt.prev_data}")
+        previous = invert_ops_raw(commit.data.raw, blocks, evt.ops)
+        if previous != evt.prev_data.raw:
+            raise BrokenChain(f"inverted ops give {_new_cid(previous)}, event prevData is {evt.prev_data}")
     else:
         for op in evt.ops:
-            if lookup(commit.data, car.blocks, op.path) != op.cid:
+            found = lookup_raw(commit.data.raw, blocks, op.path)
+            if found != (None if op.cid is None else op.cid.raw):
                 raise InvalidMst(f"op on {op.path!r} does not match the new tree", reason="op_mismatch")
     return VerifiedCommit(
         commit_cid=commit_cid,
@@ -165,7 +169,7 @@ def verify_commit_event(
         rev=commit.rev,
         prev_data=evt.prev_data,
         ops=evt.ops,
-        blocks=car.blocks,
+        blocks=RawBlockMap(blocks),
     )
 
 
@@ -189,16 +193,16 @@ def verify_sync_event(
     Raises:
         LimitExceeded, InvalidData, CidMismatch, InvalidCommit, InvalidSignature.
     """
-    car = read_car(evt.blocks, max_bytes=MAX_SYNC_BLOCKS_BYTES, max_blocks=MAX_SYNC_BLOCKS)
-    commit_cid, commit = _load_commit(car.blocks, car.roots, None)
-    if strict and len(car.blocks) != 1:
-        raise InvalidCommit(f"#sync CAR has {len(car.blocks)} blocks, expected 1", reason="extra_blocks")
+    roots, blocks = read_car_raw(evt.blocks, max_bytes=MAX_SYNC_BLOCKS_BYTES, max_blocks=MAX_SYNC_BLOCKS)
+    commit_cid, commit, unsigned = _load_commit(blocks, roots, None)
+    if strict and len(blocks) != 1:
+        raise InvalidCommit(f"#sync CAR has {len(blocks)} blocks, expected 1", reason="extra_blocks")
     if commit.did != evt.did:
         raise InvalidCommit("commit did does not match event did", reason="did_mismatch")
     if str(commit.rev) != evt.rev:
         raise InvalidCommit("commit rev does not match event rev", reason="rev_mismatch")
     _check_rev_time(commit.rev, now_us)
-    verify_commit_signature(commit, signing_key)
+    verify_signature(signing_key, unsigned, commit.sig)
     return VerifiedSync(commit_cid=commit_cid, commit=commit, data=commit.data, rev=commit.rev)
 
 

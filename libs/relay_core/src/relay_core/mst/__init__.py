@@ -11,7 +11,15 @@
 from __future__ import annotations
 
 from relay_core.mst.diff import MstDiff, diff
-from relay_core.mst.inversion import MstOp, invert_ops, lookup, proof_cids
+from relay_core.mst.inversion import (
+    MstOp,
+    RecordOp,
+    invert_ops,
+    invert_ops_raw,
+    lookup,
+    lookup_raw,
+    proof_cids,
+)
 from relay_core.mst.keys import MAX_KEY_BYTES, common_prefix_len, key_height, validate_key_bytes
 from relay_core.mst.node import NodeData, NodeEntry, decode_node, encode_node
 from relay_core.mst.tree import Mst
@@ -23,13 +31,16 @@ __all__ = [
     "MstOp",
     "NodeData",
     "NodeEntry",
+    "RecordOp",
     "common_prefix_len",
     "decode_node",
     "diff",
     "encode_node",
     "invert_ops",
+    "invert_ops_raw",
     "key_height",
     "lookup",
+    "lookup_raw",
     "proof_cids",
     "validate_key_bytes",
 ]

@@ -51,7 +51,7 @@ class Node:
     """One MST node. Treated as immutable once built, except that a raw-CID child may be swapped
     for its loaded `Node` (same content, so the swap is invisible)."""
 
-    __slots__ = ("cid", "data", "gaps", "keys", "layer", "vals")
+    __slots__ = ("base", "canonical", "cid", "data", "gaps", "keys", "layer", "vals")
 
     def __init__(
         self,
@@ -61,6 +61,8 @@ class Node:
         gaps: list[Ref],
         cid: bytes | None = None,
         data: bytes | None = None,
+        base: Node | None = None,
+        canonical: bool = False,
     ) -> None:
         self.layer = layer
         self.keys = keys
@@ -68,6 +70,11 @@ class Node:
         self.gaps = gaps
         self.cid = cid
         self.data = data
+        self.base = base
+        """The loaded node this one was copied from with the same `keys` and `vals` lists and
+        only child links changed; `seal` then patches the links into `base.data`."""
+        self.canonical = canonical
+        """`data` is exactly what `encode_node_raw` writes (decoded prefixes were canonical)."""
 
 
 def _incomplete(what: str) -> InvalidMst:
@@ -97,7 +104,7 @@ def _load_block(cid: bytes, layer: int, source: BlockSource) -> Node:
     if layer < 0 or (layer == 0 and any(g is not None for g in raw.gaps)):
         raise InvalidMst("MST subtree below layer 0", reason="bad_node")
     gaps: list[Ref] = list(raw.gaps)
-    return Node(layer, raw.keys, raw.vals, gaps, cid, data)
+    return Node(layer, raw.keys, raw.vals, gaps, cid, data, None, raw.canonical)
 
 
 def empty_root() -> Node:
@@ -122,7 +129,7 @@ def load_root(cid: bytes, source: BlockSource, *, strict: bool = True) -> Node:
         return Node(0, [], [], [None], cid, data)
     if raw.layer == 0 and any(g is not None for g in raw.gaps):
         raise InvalidMst("MST subtree below layer 0", reason="bad_node")
-    return Node(raw.layer, raw.keys, raw.vals, list(raw.gaps), cid, data)
+    return Node(raw.layer, raw.keys, raw.vals, list(raw.gaps), cid, data, None, raw.canonical)
 
 
 def get(root: Node, key: bytes, source: BlockSource) -> bytes | None:
@@ -221,7 +228,7 @@ def _insert(node: Node, key: bytes, height: int, val: bytes, source: BlockSource
         new_ref = _insert(child, key, height, val, source)
     gaps = node.gaps.copy()
     gaps[i] = new_ref
-    return Node(node.layer, keys, node.vals, gaps)
+    return Node(node.layer, keys, node.vals, gaps, base=node if node.data is not None else node.base)
 
 
 def delete(root: Node, key: bytes, source: BlockSource) -> Node | None:
@@ -280,7 +287,7 @@ def _delete(node: Node, key: bytes, height: int, source: BlockSource) -> Node | 
         return None
     gaps = node.gaps.copy()
     gaps[i] = new_child if new_child.keys or new_child.gaps[0] is not None else None
-    return Node(node.layer, keys, node.vals, gaps)
+    return Node(node.layer, keys, node.vals, gaps, base=node if node.data is not None else node.base)
 
 
 def seal(node: Node, sink: dict[bytes, bytes] | None = None) -> bytes:
@@ -297,13 +304,39 @@ def seal(node: Node, sink: dict[bytes, bytes] | None = None) -> bytes:
             gaps.append(seal(ref, sink))
         else:
             gaps.append(ref)
-    data = encode_node_raw(node.keys, node.vals, gaps)
+    base = node.base
+    data = None
+    if base is not None and base.canonical and base.keys is node.keys and base.vals is node.vals:
+        data = _patch_links(base, gaps)
+    if data is None:
+        data = encode_node_raw(node.keys, node.vals, gaps)
     cid = CID_PREFIX + sha256(data).digest()
     node.cid = cid
     node.data = data
+    node.canonical = True
     if sink is not None:
         sink[cid] = data
     return cid
+
+
+def _patch_links(base: Node, gaps: list[bytes | None]) -> bytes | None:
+    """`base.data` with its child links replaced by `gaps`, or None if that cannot be done
+    by byte substitution.
+
+    A link is 36 bytes wherever it sits, so swapping one CID for another inside a canonical
+    block gives exactly the canonical block of the changed node. A link that appears or
+    disappears changes the layout, and a CID that occurs more than once in the block could be
+    the wrong occurrence: both fall back to encoding.
+    """
+    data = base.data
+    assert data is not None
+    for old_ref, new in zip(base.gaps, gaps, strict=True):
+        old = old_ref.cid if isinstance(old_ref, Node) else old_ref
+        if old != new:
+            if old is None or new is None or data.count(old) != 1:
+                return None
+            data = data.replace(old, new)
+    return data
 
 
 def build(items: list[tuple[bytes, bytes]]) -> Node:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from relay_core.cid import Cid
 from relay_core.errors import InvalidMst
 from relay_core.mst import engine
 
-__all__ = ["MstOp", "invert_ops", "lookup", "proof_cids"]
+__all__ = ["MstOp", "RecordOp", "invert_ops", "invert_ops_raw", "lookup", "lookup_raw", "proof_cids"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,17 @@ class MstOp:
     prev: Cid | None
 
 
+class RecordOp(Protocol):
+    """Anything shaped like an op: `MstOp`, or a firehose `RepoOp` passed as it is."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def cid(self) -> Cid | None: ...
+    @property
+    def prev(self) -> Cid | None: ...
+
+
 def _raw_blocks(blocks: Mapping[Cid, bytes]) -> dict[bytes, bytes]:
     return {cid.raw: data for cid, data in blocks.items()}
 
@@ -46,12 +58,17 @@ def lookup(root: Cid, blocks: Mapping[Cid, bytes], key: str) -> Cid | None:
         InvalidMst: ``mst_incomplete`` if a node on the key's path is missing; ``bad_node`` if
             a node on it is malformed.
     """
-    source = _raw_blocks(blocks).get
-    raw = engine.get(engine.load_root(root.raw, source, strict=False), key.encode(), source)
+    raw = lookup_raw(root.raw, _raw_blocks(blocks), key)
     return None if raw is None else Cid.from_bytes(raw)
 
 
-def invert_ops(new_root: Cid, blocks: Mapping[Cid, bytes], ops: Sequence[MstOp]) -> Cid:
+def lookup_raw(root: bytes, blocks: Mapping[bytes, bytes], key: str) -> bytes | None:
+    """`lookup` over binary CIDs (a raw-CID-keyed block map, as `read_car_raw` returns)."""
+    source = blocks.get
+    return engine.get(engine.load_root(root, source, strict=False), key.encode(), source)
+
+
+def invert_ops(new_root: Cid, blocks: Mapping[Cid, bytes], ops: Sequence[RecordOp]) -> Cid:
     """Undo `ops` on the partial tree at `new_root`; return the previous tree's root CID.
 
     Always checks: each create/update's `cid` is the key's current value and each deleted key is
@@ -64,11 +81,19 @@ def invert_ops(new_root: Cid, blocks: Mapping[Cid, bytes], ops: Sequence[MstOp])
     Raises:
         InvalidMst: with the reasons above.
     """
-    store = _raw_blocks(blocks)
-    source = store.get
-    root = engine.load_root(new_root.raw, source, strict=False)
+    return Cid.from_bytes(invert_ops_raw(new_root.raw, _raw_blocks(blocks), ops))
+
+
+def invert_ops_raw(new_root: bytes, blocks: Mapping[bytes, bytes], ops: Sequence[RecordOp]) -> bytes:
+    """`invert_ops` over binary CIDs: root and block keys as 36 bytes; returns the raw root.
+
+    Raises:
+        InvalidMst: as `invert_ops`.
+    """
+    source = blocks.get
+    root = engine.load_root(new_root, source, strict=False)
     seen: set[bytes] = set()
-    keyed: list[tuple[bytes, MstOp]] = []
+    keyed: list[tuple[bytes, RecordOp]] = []
     for op in ops:
         key = op.path.encode()
         if key in seen:
@@ -92,7 +117,7 @@ def invert_ops(new_root: Cid, blocks: Mapping[Cid, bytes], ops: Sequence[MstOp])
         else:
             root = engine.insert(root, key, op.prev.raw, source)
     root = engine.trim(root, source)
-    return Cid.from_bytes(engine.seal(root))
+    return engine.seal(root)
 
 
 def proof_cids(root: Cid, blocks: Mapping[Cid, bytes], paths: Iterable[str]) -> set[Cid]:

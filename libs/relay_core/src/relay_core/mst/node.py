@@ -52,8 +52,8 @@ MAX_NODE_ENTRIES = 10_000
 """Guard against absurd nodes; real nodes hold a handful of entries (fanout 4)."""
 
 _RAW_PREFIX = b"\x01\x55\x12\x20"
+_RECORD_PREFIXES = frozenset((CID_PREFIX, _RAW_PREFIX))
 _CID_LEN = 36
-_ENTRY_SHAPE = {("k", "p", "t", "v")}
 _KEYS_SHAPE = re.compile(KEY_PATTERN + rb"(?:\n" + KEY_PATTERN + rb")*").fullmatch
 _decode = libipld.decode_dag_cbor
 _encode = libipld.encode_dag_cbor
@@ -71,6 +71,9 @@ class RawNode(NamedTuple):
     gaps: list[bytes | None]
     layer: int | None
     """Height shared by every key, or None for a node without entries."""
+    canonical: bool = True
+    """Every prefix length is the full common prefix, so the block is exactly what
+    `encode_node_raw` writes for these lists (always true after a strict decode)."""
 
 
 def encode_node_raw(keys: list[bytes], vals: list[bytes], gaps: list[bytes | None]) -> bytes:
@@ -121,14 +124,16 @@ def decode_node_raw(data: bytes, *, strict: bool = True) -> RawNode:
     """Decode and validate one node.
 
     Always checks: canonical DAG-CBOR with exactly the node schema, links are blessed CIDs
-    (dag-cbor for subtrees), keys strictly increasing and shaped ``collection/rkey``.
+    (dag-cbor for subtrees), keys strictly increasing and shaped ``collection/rkey``, no prefix
+    longer than the previous key.
     `strict` (the default) adds: every key has the same height, and each prefix length is the
     full common prefix. Inversion turns `strict` off for speed (one SHA-256 per key is the
     biggest per-entry cost); its caller still checks the first key's height against the layer
     the node sits on, and any other deviation changes the recomputed root, so it cannot make
-    a bad commit match ``prevData``.
-    Per-entry work is done in bulk (comprehensions, joined byte strings) because this runs for
-    every node a `#commit` inversion opens.
+    a bad commit match ``prevData``. Whether the prefixes are canonical is reported in
+    `RawNode.canonical` either way (it is one byte comparison per entry).
+    One plain loop over the entries plus bulk checks of the joined links and keys: this runs
+    for every node a `#commit` inversion opens.
 
     Raises:
         InvalidMst: reason ``bad_node`` / ``bad_key``.
@@ -153,21 +158,49 @@ def decode_node_raw(data: bytes, *, strict: bool = True) -> RawNode:
         if left is not None:
             _check_links([], [left])
         return RawNode([], [], [left], None)
-    try:
-        if {tuple(e) for e in entries} != _ENTRY_SHAPE:
-            raise _bad("entry is not a {k, p, t, v} map")
-    except TypeError:
-        raise _bad("entry is not a map") from None
-    ps = [e["p"] for e in entries]
-    suffixes = [e["k"] for e in entries]
-    vals = [e["v"] for e in entries]
-    gaps = [left, *[e["t"] for e in entries]]
-    if any(type(p) is not int or p < 0 for p in ps) or any(type(k) is not bytes for k in suffixes):
-        raise _bad("bad k or p type")
-    _check_links(vals, [g for g in gaps if g is not None])
+    keys: list[bytes] = []
+    vals: list[bytes] = []
+    gaps: list[bytes | None] = [left]
     prev = b""
-    keys = [prev := prev[:p] + k for p, k in zip(ps, suffixes, strict=True)]
-    if any(a >= b for a, b in zip(keys, keys[1:], strict=False)):
+    bad_type = bad_link = too_long = unordered = False
+    canonical = True
+    if left is not None and (type(left) is not bytes or left[:4] != CID_PREFIX or len(left) != _CID_LEN):
+        bad_link = True
+    try:
+        for e in entries:
+            if type(e) is not dict or len(e) != 4:
+                raise _bad("entry is not a {k, p, t, v} map")
+            k = e["k"]
+            p = e["p"]
+            t = e["t"]
+            v = e["v"]
+            if type(p) is not int or type(k) is not bytes or p < 0:
+                bad_type = True
+                break
+            # Links are checked one by one: nodes hold a handful, so this beats any bulk trick.
+            if type(v) is not bytes or v[:4] not in _RECORD_PREFIXES or len(v) != _CID_LEN:
+                bad_link = True
+            if t is not None and (type(t) is not bytes or t[:4] != CID_PREFIX or len(t) != _CID_LEN):
+                bad_link = True
+            if p > len(prev):
+                too_long = True
+            elif p < len(prev) and k[:1] == prev[p : p + 1]:
+                canonical = False
+            key = prev[:p] + k
+            if keys and key <= prev:
+                unordered = True
+            keys.append(key)
+            vals.append(v)
+            gaps.append(t)
+            prev = key
+    except KeyError:
+        raise _bad("entry is not a {k, p, t, v} map") from None
+    if bad_type:
+        raise _bad("bad k or p type")
+    if bad_link:
+        _check_links(vals, [g for g in gaps if g is not None])  # raises with the precise message
+        raise _bad("link is not a blessed CID")
+    if unordered:
         raise _bad("keys not strictly increasing")
     if _KEYS_SHAPE(b"\n".join(keys)) is None or max(map(len, keys)) > MAX_KEY_BYTES:
         for key in keys:
@@ -177,11 +210,11 @@ def decode_node_raw(data: bytes, *, strict: bool = True) -> RawNode:
     if strict:
         if any(key_height_bytes(k) != layer for k in keys[1:]):
             raise InvalidMst("MST node mixes key heights", reason="bad_node")
-        if ps != [common_prefix_bytes(a, b) for a, b in zip([b"", *keys], keys, strict=False)]:
+        if too_long or not canonical:
             raise _bad("prefix length is not the full common prefix")
-    elif ps[0] != 0 or any(p > len(q) for p, q in zip(ps[1:], keys, strict=False)):
+    elif too_long:
         raise _bad("prefix longer than the previous key")
-    return RawNode(keys, vals, gaps, layer)
+    return RawNode(keys, vals, gaps, layer, canonical)
 
 
 @dataclass(frozen=True, slots=True)
