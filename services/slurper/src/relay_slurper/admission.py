@@ -149,7 +149,7 @@ class HostAdmission:
         if record.status is not HostStatus.ACTIVE:
             await self._store.set_host_status(hostname, HostStatus.ACTIVE, f"re-added ({source.value})")
             record = dataclasses.replace(record, status=HostStatus.ACTIVE)
-        logger.info("host admitted", extra={"host": hostname, "source": source.value, "created": created})
+        logger.info("host admitted", extra={"host": hostname, "source": source.value, "new_host": created})
         return self._registry.follow(record, address)
 
     async def _probe(self, address: HostAddress) -> None:

@@ -1,0 +1,163 @@
+"""The whole relay against the reference implementation.
+
+A real `@atproto/pds` (with its PLC) writes; the relay (six services under the dev supervisor, with
+NATS and Postgres) crawls it, verifies every event and re-serves them; the reference verifying
+consumer `@atproto/sync` reads the relay's firehose. Ground truth is the same consumer reading the
+PDS directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from relay_proto.slurper.v1 import slurper_pb2, slurper_pb2_grpc
+
+from tests.fixtures.reference_net import EventLine, FirehoseConsumer, ReferenceNet
+from tests.fixtures.relay import RelayStack
+
+pytestmark = pytest.mark.e2e
+
+ConsumerFactory = Callable[..., FirehoseConsumer]
+POST = "app.bsky.feed.post"
+LIKE = "app.bsky.feed.like"
+CUSTOM = "com.example.relay.item"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+@pytest.fixture(scope="module")
+def net(reference_net_factory: Callable[..., ReferenceNet]) -> ReferenceNet:
+    """A network of its own, so no other test's writes reach this relay."""
+    return reference_net_factory()
+
+
+@pytest.fixture(scope="module")
+def relay(relay_stack_factory: Callable[..., RelayStack], net: ReferenceNet) -> Iterator[RelayStack]:
+    yield relay_stack_factory(
+        {
+            "RELAY_RESOLVER_PLC_URL": net.plc_url,
+            "RELAY_SLURPER_UPSTREAM_RELAY": "off",
+        }
+    )
+
+
+async def _connections(relay: RelayStack) -> list[Any]:
+    async with grpc.aio.insecure_channel(relay.grpc_address("slurper")) as channel:
+        stub = slurper_pb2_grpc.SlurperServiceStub(channel)
+        response = await stub.ListConnections(slurper_pb2.ListConnectionsRequest(), timeout=5)
+        return list(response.connections)
+
+
+async def _crawl(relay: RelayStack, net: ReferenceNet) -> None:
+    """requestCrawl through the public origin, then wait until the subscription is open (a new host
+    is followed live, so writes before that would not be relayed)."""
+    async with httpx.AsyncClient(base_url=relay.origin, timeout=10) as client:
+        response = await client.post("/xrpc/com.atproto.sync.requestCrawl", json={"hostname": net.pds_host()})
+        assert response.status_code == 200, response.text
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if any(c.hostname == net.pds_host() and c.connected for c in await _connections(relay)):
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"relay never connected to {net.pds_host()}:\n{relay.log_tail('slurper')}")
+
+
+def _key(event: EventLine) -> tuple[Any, ...]:
+    """What must match between the PDS's stream and the relay's: the event, minus seq and time."""
+    kind = event["type"]
+    if kind == "commit":
+        ops = tuple((op["action"], op["path"], op.get("cid")) for op in event["ops"])
+        return (kind, event["did"], event["rev"], event["commit"], ops)
+    if kind == "sync":
+        return (kind, event["did"], event["rev"])
+    if kind == "account":
+        return (kind, event["did"], event["active"], event.get("status"))
+    return (kind, event["did"])
+
+
+async def _list_repos_by_collection(relay: RelayStack, collection: str, limit: int) -> list[str]:
+    """Every DID in ``collection``, paging at ``limit``."""
+    dids: list[str] = []
+    cursor: str | None = None
+    async with httpx.AsyncClient(base_url=relay.origin, timeout=10) as client:
+        while True:
+            params: dict[str, Any] = {"collection": collection, "limit": limit}
+            if cursor:
+                params["cursor"] = cursor
+            response = await client.get("/xrpc/com.atproto.sync.listReposByCollection", params=params)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert len(body["repos"]) <= limit
+            dids += [repo["did"] for repo in body["repos"]]
+            cursor = body.get("cursor")
+            if not cursor or not body["repos"]:
+                return dids
+
+
+async def _eventually(check: Callable[[], Any], timeout_seconds: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            await check()
+            return
+        except AssertionError as exc:
+            last = exc
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"{what}: {last}")
+
+
+async def test_pds_to_consumer_through_the_relay(
+    relay: RelayStack, net: ReferenceNet, firehose_consumer: ConsumerFactory
+) -> None:
+    await _crawl(relay, net)
+    truth = firehose_consumer(net.pds_ws_url(), net, cursor=0)
+    through_relay = firehose_consumer(relay.firehose_ws, net, cursor=0)
+    await truth.wait_connected()
+
+    alice = await net.create_account()
+    bob = await net.create_account()
+    post = await net.create_record(alice.did, POST, {"$type": POST, "text": "hello", "createdAt": _now()})
+    await net.create_record(
+        bob.did, LIKE, {"$type": LIKE, "subject": {"uri": post.uri, "cid": post.cid}, "createdAt": _now()}
+    )
+    await net.put_record(alice.did, CUSTOM, "self", {"$type": CUSTOM, "n": 1})
+    await net.put_record(alice.did, CUSTOM, "self", {"$type": CUSTOM, "n": 2})
+    await net.put_record(bob.did, CUSTOM, "only", {"$type": CUSTOM, "n": 3})
+    await net.delete_record(bob.did, CUSTOM, "only")
+    await net.update_handle(alice.did, "renamed-" + alice.handle)
+    await net.deactivate_account(bob.did)
+    await net.activate_account(bob.did)
+    final = await net.create_record(bob.did, POST, {"$type": POST, "text": "back", "createdAt": _now()})
+
+    def is_final(event: EventLine) -> bool:
+        return event["type"] == "commit" and event.get("commit") == final.commit_cid
+
+    await truth.wait_for(is_final, 30)
+    expected = [_key(e) for e in truth.snapshot()]
+    await through_relay.wait_for(is_final, 60)
+    await asyncio.sleep(1.0)  # anything after the last commit (none expected) would show up now
+
+    through_relay.assert_clean()
+    got = [_key(e) for e in through_relay.snapshot()]
+    missing = [k for k in expected if k not in got]
+    assert not missing, f"events the PDS emitted that the relay did not serve: {missing}"
+    commits_in_order = [k for k in got if k[0] == "commit"]
+    assert commits_in_order == [k for k in expected if k[0] == "commit"], "commit order differs"
+
+    # The collection directory follows creates and deletes, paginating at small limits.
+    async def directory_matches() -> None:
+        assert sorted(await _list_repos_by_collection(relay, POST, 1)) == sorted([alice.did, bob.did])
+        assert await _list_repos_by_collection(relay, LIKE, 1) == [bob.did]
+        assert await _list_repos_by_collection(relay, CUSTOM, 1) == [alice.did]
+
+    await _eventually(directory_matches, 30, "listReposByCollection does not match the PDS")
