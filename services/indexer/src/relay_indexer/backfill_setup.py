@@ -26,9 +26,9 @@ def open_backfill(
     hosts: HostStore,
 ) -> tuple[BackfillManager, httpx.AsyncClient]:
     """The manager and the HTTP client it fetches with (the caller closes both, manager first)."""
-    limits = httpx.Limits(max_connections=max(64, config.backfill_per_host_concurrency * 16))
+    limits = httpx.Limits(max_connections=max(64, config.backfill_per_host * 16))
     client = httpx.AsyncClient(
-        timeout=config.backfill_request_timeout_seconds,
+        timeout=config.backfill_timeout_seconds,
         limits=limits,
         headers={"user-agent": "relay-indexer-backfill"},
         follow_redirects=False,
@@ -37,17 +37,17 @@ def open_backfill(
         client,
         policy=RetryPolicy(
             max_attempts=config.backfill_max_attempts,
-            base_seconds=config.backfill_backoff_base_seconds,
-            max_seconds=config.backfill_backoff_max_seconds,
+            base_seconds=config.backfill_backoff_seconds,
+            max_seconds=config.backfill_backoff_cap_seconds,
         ),
-        interval_seconds=config.backfill_request_interval_seconds,
-        per_origin_concurrency=config.backfill_per_host_concurrency,
+        interval_seconds=config.backfill_interval_seconds,
+        per_origin_concurrency=config.backfill_per_host,
     )
     settings = BackfillSettings(
         page_limit=config.backfill_page_limit,
-        prefetch_pages=config.backfill_prefetch_pages,
-        import_concurrency=config.backfill_import_concurrency,
-        crawl_host_concurrency=config.backfill_crawl_host_concurrency,
+        prefetch_pages=config.backfill_prefetch,
+        import_concurrency=config.backfill_import_nsids,
+        crawl_host_concurrency=config.backfill_crawl_hosts,
         import_collections=config.backfill_import_collections,
     )
     manager = BackfillManager(

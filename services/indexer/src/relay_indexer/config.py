@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeAlias
 
 from relay_runtime.config import RuntimeConfig, env_field, read_env_fields
 from relay_runtime.errors import ConfigError
@@ -13,6 +13,7 @@ from relay_runtime.errors import ConfigError
 __all__ = ["SERVICE", "IndexerConfig"]
 
 SERVICE: Final = "indexer"
+Nsids: TypeAlias = tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,53 +35,47 @@ class IndexerConfig:
     backfill_page_limit: int = env_field(1000, env="RELAY_INDEXER_BACKFILL_PAGE_LIMIT")
     """DIDs asked for per upstream page (listReposByCollection, listRepos); 1 to 1000."""
 
-    backfill_prefetch_pages: int = env_field(4, env="RELAY_INDEXER_BACKFILL_PREFETCH_PAGES")
+    backfill_prefetch: int = env_field(4, env="RELAY_INDEXER_BACKFILL_PREFETCH_PAGES")
     """Import pages fetched ahead of the RocksDB writer (pipeline depth)."""
 
-    backfill_import_concurrency: int = env_field(2, env="RELAY_INDEXER_BACKFILL_IMPORT_CONCURRENCY")
+    backfill_import_nsids: int = env_field(2, env="RELAY_INDEXER_BACKFILL_IMPORT_CONCURRENCY")
     """NSIDs imported at once."""
 
-    backfill_import_collections: tuple[str, ...] = env_field(
-        (), env="RELAY_INDEXER_BACKFILL_IMPORT_COLLECTIONS"
-    )
+    backfill_import_collections: Nsids = env_field((), env="RELAY_INDEXER_BACKFILL_IMPORT_COLLECTIONS")
     """NSIDs an import covers besides those the index knows (comma-separated; long-tail ones)."""
 
-    backfill_request_interval_seconds: float = env_field(
-        0.05, env="RELAY_INDEXER_BACKFILL_REQUEST_INTERVAL_SECONDS"
-    )
+    backfill_interval_seconds: float = env_field(0.05, env="RELAY_INDEXER_BACKFILL_REQUEST_INTERVAL_SECONDS")
     """Polite pacing: least time between two request starts to one upstream origin."""
 
-    backfill_per_host_concurrency: int = env_field(4, env="RELAY_INDEXER_BACKFILL_PER_HOST_CONCURRENCY")
+    backfill_per_host: int = env_field(4, env="RELAY_INDEXER_BACKFILL_PER_HOST_CONCURRENCY")
     """Backfill requests in flight per upstream origin (relay or PDS)."""
 
-    backfill_crawl_host_concurrency: int = env_field(8, env="RELAY_INDEXER_BACKFILL_CRAWL_HOST_CONCURRENCY")
+    backfill_crawl_hosts: int = env_field(8, env="RELAY_INDEXER_BACKFILL_CRAWL_HOST_CONCURRENCY")
     """PDS hosts crawled at once."""
 
     backfill_max_attempts: int = env_field(6, env="RELAY_INDEXER_BACKFILL_MAX_ATTEMPTS")
     """Attempts per upstream request (429, 5xx, timeouts are retried) before the item fails."""
 
-    backfill_backoff_base_seconds: float = env_field(0.5, env="RELAY_INDEXER_BACKFILL_BACKOFF_BASE_SECONDS")
+    backfill_backoff_seconds: float = env_field(0.5, env="RELAY_INDEXER_BACKFILL_BACKOFF_BASE_SECONDS")
     """First retry backoff; doubles per attempt (a 429's Retry-After / RateLimit-Reset wins when longer)."""
 
-    backfill_backoff_max_seconds: float = env_field(60.0, env="RELAY_INDEXER_BACKFILL_BACKOFF_MAX_SECONDS")
+    backfill_backoff_cap_seconds: float = env_field(60.0, env="RELAY_INDEXER_BACKFILL_BACKOFF_MAX_SECONDS")
     """Backoff cap."""
 
-    backfill_request_timeout_seconds: float = env_field(
-        30.0, env="RELAY_INDEXER_BACKFILL_REQUEST_TIMEOUT_SECONDS"
-    )
+    backfill_timeout_seconds: float = env_field(30.0, env="RELAY_INDEXER_BACKFILL_REQUEST_TIMEOUT_SECONDS")
     """Timeout of one upstream request."""
 
-    backfill_resume_on_start: bool = env_field(True, env="RELAY_INDEXER_BACKFILL_RESUME_ON_START")
+    backfill_resume: bool = env_field(True, env="RELAY_INDEXER_BACKFILL_RESUME_ON_START")
     """Continue backfill jobs left running by a previous process (crash, restart)."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.backfill_page_limit <= 1000:
             raise ConfigError("RELAY_INDEXER_BACKFILL_PAGE_LIMIT", str(self.backfill_page_limit), "1 to 1000")
         for env, value in (
-            ("RELAY_INDEXER_BACKFILL_PREFETCH_PAGES", self.backfill_prefetch_pages),
-            ("RELAY_INDEXER_BACKFILL_IMPORT_CONCURRENCY", self.backfill_import_concurrency),
-            ("RELAY_INDEXER_BACKFILL_PER_HOST_CONCURRENCY", self.backfill_per_host_concurrency),
-            ("RELAY_INDEXER_BACKFILL_CRAWL_HOST_CONCURRENCY", self.backfill_crawl_host_concurrency),
+            ("RELAY_INDEXER_BACKFILL_PREFETCH_PAGES", self.backfill_prefetch),
+            ("RELAY_INDEXER_BACKFILL_IMPORT_CONCURRENCY", self.backfill_import_nsids),
+            ("RELAY_INDEXER_BACKFILL_PER_HOST_CONCURRENCY", self.backfill_per_host),
+            ("RELAY_INDEXER_BACKFILL_CRAWL_HOST_CONCURRENCY", self.backfill_crawl_hosts),
             ("RELAY_INDEXER_BACKFILL_MAX_ATTEMPTS", self.backfill_max_attempts),
         ):
             if value < 1:

@@ -55,7 +55,7 @@ async def main() -> None:
         )
         grpc_api.add_to(runtime.grpc, api)
         app = create_xrpc_app(repos=repos, hosts=hosts, index=index, version=version("relay-indexer"))
-        if config.backfill_resume_on_start:
+        if config.backfill_resume:
             await backfill.resume_interrupted()
         await runtime.serve(
             consume_verified(runtime.jetstream, applier, stop=runtime.stopping),
