@@ -33,7 +33,9 @@ from relay_firehose.hub import Hub, HubSettings
 from relay_firehose.server import FirehoseServer
 from relay_firehose.verified_log import VerifiedLog
 from relay_indexer import grpc_api as indexer_grpc
+from relay_indexer.backfill_setup import open_backfill
 from relay_indexer.collection_index import CollectionIndex
+from relay_indexer.config import IndexerConfig
 from relay_indexer.database import close_pool, open_pool
 from relay_indexer.event_applier import EventApplier
 from relay_indexer.host_store import HostStore
@@ -41,6 +43,10 @@ from relay_indexer.migrations import apply_migrations
 from relay_indexer.policy_store import PolicyStore
 from relay_indexer.repo_store import RepoStore
 from relay_proto.admin.v1 import admin_pb2_grpc
+from relay_proto.firehose.v1 import firehose_pb2_grpc
+from relay_proto.indexer.v1 import indexer_pb2_grpc
+from relay_proto.slurper.v1 import slurper_pb2_grpc
+from relay_proto.validator.v1 import validator_pb2_grpc
 from relay_runtime.config import RuntimeConfig
 from relay_runtime.grpc_server import GrpcServer, open_channel
 from relay_runtime.jetstream import ensure_streams
@@ -142,6 +148,8 @@ async def relay(
     pool = await open_pool(postgres_dsn, max_size=4)
     index = CollectionIndex(tmp_path / "collections")
     repos, hosts, policy = RepoStore(pool), HostStore(pool), PolicyStore(pool)
+    indexer_config = IndexerConfig.from_env({"DATABASE_URL": postgres_dsn, "RELAY_DEV_MODE": "true"})
+    backfill, backfill_http = open_backfill(indexer_config, pool=pool, index=index, repos=repos, hosts=hosts)
     servers: list[GrpcServer] = []
     channels: list[grpc.aio.Channel] = []
     stop = asyncio.Event()
@@ -149,9 +157,14 @@ async def relay(
     firehose_task: asyncio.Task[None] | None = None
     try:
         indexer = await _serve(
-            indexer_grpc.indexer_pb2_grpc.add_IndexerServiceServicer_to_server,
+            indexer_pb2_grpc.add_IndexerServiceServicer_to_server,
             indexer_grpc.IndexerApi(
-                repos=repos, hosts=hosts, policy=policy, index=index, applier=EventApplier(index, repos)
+                repos=repos,
+                hosts=hosts,
+                policy=policy,
+                index=index,
+                applier=EventApplier(index, repos),
+                backfill=backfill,
             ),
             indexer_grpc.SERVICE_NAME,
         )
@@ -176,7 +189,7 @@ async def relay(
         slurper_task = asyncio.create_task(slurper.run(stop))
         await asyncio.wait_for(slurper.loaded.wait(), 10)
         slurper_server = await _serve(
-            slurper_grpc.slurper_pb2_grpc.add_SlurperServiceServicer_to_server,
+            slurper_pb2_grpc.add_SlurperServiceServicer_to_server,
             slurper_grpc.SlurperApi(slurper.admission, slurper.registry, dev_mode=True),
             slurper_grpc.SERVICE_NAME,
         )
@@ -194,7 +207,7 @@ async def relay(
             streams, validation, (0,), batch_size=8, fetch_timeout_seconds=0.2, retry_seconds=0.05
         )
         validator = await _serve(
-            validator_grpc.validator_pb2_grpc.add_ValidatorServiceServicer_to_server,
+            validator_pb2_grpc.add_ValidatorServiceServicer_to_server,
             validator_grpc.ValidatorApi(pipeline),
             validator_grpc.SERVICE_NAME,
         )
@@ -205,7 +218,7 @@ async def relay(
         firehose_task = asyncio.create_task(firehose_ws.run(stop))
         await asyncio.wait_for(hub.started.wait(), 10)
         firehose = await _serve(
-            firehose_grpc.firehose_pb2_grpc.add_FirehoseServiceServicer_to_server,
+            firehose_pb2_grpc.add_FirehoseServiceServicer_to_server,
             firehose_grpc.FirehoseApi(hub, replay_window_seconds=VERIFIED.max_age_seconds),
             firehose_grpc.SERVICE_NAME,
         )
@@ -238,6 +251,8 @@ async def relay(
             await server.stop(0)
         for channel in channels:
             await channel.close()
+        await backfill.close()
+        await backfill_http.aclose()
         index.close()
         await close_pool(pool)
 

@@ -3,6 +3,8 @@ reflection-only client (what grpcurl does) can discover and call the API."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -55,7 +57,9 @@ async def _code(call: object) -> grpc.StatusCode:
     ],
     ids=["missing", "wrong", "wrong-scheme", "prefix"],
 )
-async def test_every_method_refuses_a_bad_or_missing_token(relay: Relay, metadata) -> None:
+async def test_every_method_refuses_a_bad_or_missing_token(
+    relay: Relay, metadata: tuple[tuple[str, str], ...] | None
+) -> None:
     for method in SERVICE.methods:
         code = await _code(_invoke(relay.channel, method, metadata))
         assert code is grpc.StatusCode.UNAUTHENTICATED, method.name
@@ -133,7 +137,7 @@ async def test_a_reflection_only_client_can_call_the_api_like_grpcurl(relay: Rel
     set_method = service.methods_by_name["SetCrawlPolicy"]
     request_cls = message_factory.GetMessageClass(set_method.input_type)
     response_cls = message_factory.GetMessageClass(set_method.output_type)
-    request = request_cls()
+    request: Any = request_cls()
     request.policy.public_request_crawl = True
     request.policy.new_hosts_per_day = 42
     call = relay.channel.unary_unary(
@@ -141,7 +145,7 @@ async def test_a_reflection_only_client_can_call_the_api_like_grpcurl(relay: Rel
         request_serializer=request_cls.SerializeToString,
         response_deserializer=response_cls.FromString,
     )
-    answer = await call(request, metadata=relay.metadata, timeout=10)
+    answer: Any = await call(request, metadata=relay.metadata, timeout=10)
     assert answer.policy.new_hosts_per_day == 42 and answer.policy.public_request_crawl
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await call(request, timeout=10)

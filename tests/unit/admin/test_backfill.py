@@ -40,3 +40,11 @@ def test_finished_jobs_have_no_time_left() -> None:
     done.state = types_pb2.BACKFILL_STATE_DONE
     done.repos_total = 0
     assert progress_view(done).eta_seconds == 0
+
+
+def test_the_indexers_recent_rate_wins_when_it_sends_one() -> None:
+    progress = snapshot(repos_total=1000, repos_done=100, updated_at_us=110 * S)
+    progress.dids_per_second = 50.0
+    progress.eta_seconds = 18
+    view = progress_view(progress)
+    assert (view.repos_per_second, view.eta_seconds) == (50.0, 18)

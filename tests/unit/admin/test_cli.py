@@ -42,6 +42,7 @@ def test_hosts_list_parses_statuses_and_limit() -> None:
         ("crawl", "limit", "-3"),
         ("hosts",),
         ("backfill", "start", "import"),
+        ("backfill", "start", "fetch"),
         ("nonsense",),
     ],
 )
@@ -73,7 +74,12 @@ def test_bad_arguments_are_usage_errors(argv: tuple[str, ...], capsys: pytest.Ca
         (
             ("backfill", "start", "crawl", "a.example", "b.example"),
             "StartBackfill",
-            {"hosts": ["a.example", "b.example"]},
+            {"hosts": ["a.example", "b.example"], "kind": types_pb2.BACKFILL_KIND_CRAWL},
+        ),
+        (
+            ("backfill", "start", "import", "https://relay.example", "--collection", "app.bsky.feed.post"),
+            "StartBackfill",
+            {"source": "https://relay.example", "collections": ["app.bsky.feed.post"], "kind": 1},
         ),
         (("backfill", "pause", "job-1"), "PauseBackfill", {"job_id": "job-1"}),
         (("backfill", "resume", "job-1"), "ResumeBackfill", {"job_id": "job-1"}),

@@ -1,9 +1,8 @@
-"""Backfill control: start, pause, resume, and progress with a rate and an ETA.
+"""Backfill control: start (import or crawl), pause, resume, and progress with a rate and ETA.
 
-The indexer owns backfill jobs and streams progress snapshots; admin relays them and adds what
-an operator asks first: how fast, and how long until done. Both derive from the snapshot alone
-(repos finished since ``started_at_us``), so every watcher, and a watcher that joins late, sees
-the same numbers.
+The indexer owns backfill jobs (an *import* copies another relay's collection directory; a
+*crawl* walks PDS hosts) and streams progress snapshots; admin checks the operator's input,
+relays the calls, and makes sure every snapshot says how fast and how long until done.
 """
 
 from __future__ import annotations
@@ -12,6 +11,8 @@ import math
 from collections.abc import AsyncIterator
 from typing import Final
 
+from relay_core.errors import InvalidSyntax
+from relay_core.syntax import parse_nsid
 from relay_proto.admin.v1 import admin_pb2
 from relay_proto.indexer.v1 import indexer_pb2
 from relay_proto.types.v1 import types_pb2
@@ -27,7 +28,15 @@ _MAX_JOB_ID: Final = 200
 
 
 def progress_view(progress: types_pb2.BackfillProgress) -> admin_pb2.BackfillProgressView:
-    """``progress`` with ``repos_per_second`` and ``eta_seconds`` (-1 when unknown)."""
+    """``progress`` with ``repos_per_second`` and ``eta_seconds`` (-1 when unknown).
+
+    The indexer's own figures (a recent rate, which tracks a job slowing down) win when it sends
+    them; otherwise both are derived from the snapshot.
+    """
+    if progress.dids_per_second > 0:
+        return admin_pb2.BackfillProgressView(
+            progress=progress, repos_per_second=progress.dids_per_second, eta_seconds=progress.eta_seconds
+        )
     finished = progress.repos_done + progress.repos_failed
     elapsed_us = progress.updated_at_us - progress.started_at_us
     rate = finished / (elapsed_us / 1e6) if elapsed_us > 0 and finished > 0 else 0.0
@@ -39,6 +48,13 @@ def progress_view(progress: types_pb2.BackfillProgress) -> admin_pb2.BackfillPro
     else:
         eta = _UNKNOWN_ETA
     return admin_pb2.BackfillProgressView(progress=progress, repos_per_second=rate, eta_seconds=eta)
+
+
+def _collection(raw: str) -> str:
+    try:
+        return str(parse_nsid(raw.strip()))
+    except InvalidSyntax as exc:
+        raise InvalidInput(f"not a collection NSID: {raw[:80]!r} ({exc})") from exc
 
 
 def _job_id(raw: str, *, required: bool) -> str:
@@ -57,13 +73,30 @@ class BackfillOperations:
         self._peers = peers
         self._dev_mode = dev_mode
 
-    async def start(self, hosts: list[str]) -> types_pb2.BackfillProgress:
-        names = sorted({parse_hostname(h, dev_mode=self._dev_mode) for h in hosts})
+    async def start(self, request: admin_pb2.StartBackfillRequest) -> types_pb2.BackfillProgress:
+        """Start an import (copy another relay's directory) or a crawl (walk PDS hosts).
+
+        Raises:
+            InvalidInput: a bad hostname or NSID, an import without an http(s) source, or
+                import-only fields on a crawl.
+        """
+        forwarded = indexer_pb2.StartBackfillRequest(kind=request.kind)
+        if request.kind == types_pb2.BACKFILL_KIND_IMPORT:
+            if request.hosts:
+                raise InvalidInput("an import copies a relay's directory; hosts are for a crawl")
+            source = request.source.strip()
+            if not source.startswith(("https://", "http://")) or any(c.isspace() for c in source):
+                raise InvalidInput(f"import source must be an http(s) URL of a relay, got {source[:80]!r}")
+            forwarded.source = source
+            forwarded.collections.extend(sorted({_collection(c) for c in request.collections}))
+        else:
+            if request.source or request.collections:
+                raise InvalidInput("source and collections are for an import; a crawl takes hosts")
+            forwarded.hosts.extend(
+                sorted({parse_hostname(h, dev_mode=self._dev_mode) for h in request.hosts})
+            )
         reply = await self._peers.call(
-            "indexer",
-            self._peers.indexer.StartBackfill,
-            indexer_pb2.StartBackfillRequest(hosts=names),
-            indexer_pb2.StartBackfillResponse,
+            "indexer", self._peers.indexer.StartBackfill, forwarded, indexer_pb2.StartBackfillResponse
         )
         return reply.progress
 

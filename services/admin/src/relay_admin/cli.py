@@ -122,9 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     backfill = groups.add_parser("backfill", help="repo backfill jobs").add_subparsers(
         dest="cmd", required=True
     )
-    p = backfill.add_parser("start", help="crawl listRepos + getRepo of hosts (none = every active host)")
-    p.add_argument("mode", choices=["crawl"], help="how to backfill")
-    p.add_argument("hosts", nargs="*")
+    start = backfill.add_parser("start", help="start a backfill job").add_subparsers(
+        dest="mode", required=True
+    )
+    p = start.add_parser("import", help="copy another relay's collection directory")
+    p.add_argument("source", help="relay base URL, e.g. https://relay1.us-east.bsky.network")
+    p.add_argument("--collection", action="append", default=[], help="NSID to copy (repeatable; default all)")
+    p = start.add_parser("crawl", help="walk PDS hosts: listRepos + describeRepo")
+    p.add_argument("hosts", nargs="*", help="hostnames (none = every active host)")
     backfill.add_parser("pause").add_argument("job_id")
     backfill.add_parser("resume").add_argument("job_id")
     p = backfill.add_parser("watch", help="progress bar until the job ends")
@@ -205,8 +210,13 @@ def _request(args: argparse.Namespace) -> tuple[str, Message, Renderer]:
             return "ReverseTakedown", pb.ReverseTakedownRequest(did=args.did), v.account_detail
         case "accounts", "status":
             return "GetAccountStatus", pb.GetAccountStatusRequest(did=args.did), v.account_detail
+        case "backfill", "start" if args.mode == "import":
+            kind = types_pb2.BACKFILL_KIND_IMPORT
+            req = pb.StartBackfillRequest(kind=kind, source=args.source, collections=args.collection)
+            return "StartBackfill", req, v.backfill_detail
         case "backfill", "start":
-            return "StartBackfill", pb.StartBackfillRequest(hosts=args.hosts), v.backfill_detail
+            req = pb.StartBackfillRequest(kind=types_pb2.BACKFILL_KIND_CRAWL, hosts=args.hosts)
+            return "StartBackfill", req, v.backfill_detail
         case "backfill", "pause":
             return "PauseBackfill", pb.PauseBackfillRequest(job_id=args.job_id), v.backfill_detail
         case "backfill", "resume":

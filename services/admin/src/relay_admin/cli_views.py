@@ -155,7 +155,12 @@ def backfill_detail(
     pairs = [
         ("job", p.job_id),
         ("state", state),
-        ("hosts", ", ".join(p.hosts) or "every active host"),
+        ("kind", types_pb2.BackfillKind.Name(p.kind).removeprefix("BACKFILL_KIND_").lower()),
+        *(
+            [("source", p.source), ("collections", ", ".join(p.collections) or "all known")]
+            if p.kind == types_pb2.BACKFILL_KIND_IMPORT
+            else [("hosts", ", ".join(p.hosts) or "every active host")]
+        ),
         ("repos", f"{p.repos_done:,} done, {p.repos_failed:,} failed of {p.repos_total:,}"),
     ]
     if p.last_error:

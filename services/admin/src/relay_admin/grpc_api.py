@@ -202,7 +202,7 @@ class AdminApi(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
     async def StartBackfill(
         self, request: pb.StartBackfillRequest, context: Context
     ) -> pb.StartBackfillResponse:
-        progress = await self._run("StartBackfill", context, self._backfill.start(list(request.hosts)))
+        progress = await self._run("StartBackfill", context, self._backfill.start(request))
         return pb.StartBackfillResponse(progress=progress)
 
     async def PauseBackfill(

@@ -876,18 +876,41 @@ class StartBackfillRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     HOSTS_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    COLLECTIONS_FIELD_NUMBER: _builtins.int
+    kind: _types_pb2.BackfillKind.ValueType
+    """UNSPECIFIED means CRAWL."""
+    source: _builtins.str
+    """Import: base URL of the relay whose collection directory is copied (https://...)."""
     @_builtins.property
     def hosts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Hosts to walk (listRepos + getRepo); empty for every active host."""
+        """Crawl: PDS hosts to walk (listRepos + describeRepo); empty for every active host."""
+
+    @_builtins.property
+    def collections(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Import: NSIDs to copy; empty for every NSID the index knows plus the indexer's configured list."""
 
     def __init__(
         self,
         *,
         hosts: _abc.Iterable[_builtins.str] | None = ...,
+        kind: _types_pb2.BackfillKind.ValueType = ...,
+        source: _builtins.str = ...,
+        collections: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["hosts", b"hosts"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "collections",
+        b"collections",
+        "hosts",
+        b"hosts",
+        "kind",
+        b"kind",
+        "source",
+        b"source",
+    ]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1019,7 +1042,9 @@ Global___WatchBackfillProgressRequest: _TypeAlias = WatchBackfillProgressRequest
 
 @_typing.final
 class BackfillProgressView(_message.Message):
-    """A progress snapshot with the rate and ETA derived from it."""
+    """A progress snapshot with its rate and ETA: the indexer's recent-rate figures when it gives
+    them, otherwise derived from the snapshot (repos finished since the job started).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1027,7 +1052,6 @@ class BackfillProgressView(_message.Message):
     REPOS_PER_SECOND_FIELD_NUMBER: _builtins.int
     ETA_SECONDS_FIELD_NUMBER: _builtins.int
     repos_per_second: _builtins.float
-    """Repos finished (done + failed) per second since the job started."""
     eta_seconds: _builtins.int
     """Seconds until every repo is finished at that rate; -1 when unknown."""
     @_builtins.property
