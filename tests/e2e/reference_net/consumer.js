@@ -227,8 +227,10 @@ function startFirehose(opts, runner, state) {
     subscriptionReconnectDelay: 1000,
     handleEvent: async () => {},
     onError: (err) => {
-      // Errors raised while an event is processed belong to that event's line.
-      if (state.inEvent) frameErrors.push(err)
+      // Errors raised while an event is processed belong to that event's line; a dropped
+      // subscription is not the event's fault, even when it happens mid-event.
+      const subscriptionError = err?.message === 'error on firehose subscription'
+      if (state.inEvent && !subscriptionError) frameErrors.push(err)
       else errorLine(err, seqOf(err))
     },
   })
