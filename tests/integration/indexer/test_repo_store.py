@@ -48,6 +48,19 @@ async def test_upsert_and_get_accounts_in_batches(stores: Stores) -> None:
     assert (one.account_count, two.account_count) == (1, 1)
 
 
+async def test_desynchronized_is_durable_and_kept_by_partial_updates(stores: Stores) -> None:
+    await stores.hosts.upsert_host(HostUpsert(hostname="pds.one.test"))
+    await stores.repos.upsert_accounts([AccountUpdate(did=A, host="pds.one.test", desynchronized=True)])
+    a = await stores.repos.get_account(A)
+    assert a is not None and a.desynchronized and a.status is AccountStatus.DESYNCHRONIZED
+    await stores.repos.upsert_accounts([AccountUpdate(did=A, head=HEAD)])  # says nothing about it
+    a = await stores.repos.get_account(A)
+    assert a is not None and a.desynchronized
+    await stores.repos.upsert_accounts([AccountUpdate(did=A, desynchronized=False)])  # a valid #sync
+    a = await stores.repos.get_account(A)
+    assert a is not None and not a.desynchronized and a.active
+
+
 async def test_unknown_host_writes_nothing(stores: Stores) -> None:
     with pytest.raises(UnknownHost) as info:
         await stores.repos.upsert_accounts([AccountUpdate(did=A, host="nowhere.test", head=HEAD)])

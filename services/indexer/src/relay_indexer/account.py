@@ -92,6 +92,8 @@ class AccountUpdate:
     host: str | None = None
     upstream_status: AccountStatus | None = None
     head: RepoHead | None = None
+    desynchronized: bool | None = None
+    """Set by the validator when the sync v1.1 chain breaks, cleared by a valid #sync."""
 
 
 def hides_records(status: AccountStatus) -> bool:

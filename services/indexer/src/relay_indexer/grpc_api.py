@@ -78,6 +78,7 @@ def to_proto_account(account: Account) -> pb.Account:
         commit_cid=head.commit_cid if head else "",
         data_cid=head.data_cid if head else "",
         updated_at_us=account.updated_at_us,
+        desynchronized=account.desynchronized,
     )
 
 
@@ -123,6 +124,7 @@ def account_update_from_proto(update: pb.AccountUpdate) -> AccountUpdate:
         host=host,
         upstream_status=status,
         head=RepoHead(update.rev, update.commit_cid, update.data_cid) if all(head_fields) else None,
+        desynchronized=update.desynchronized if update.HasField("desynchronized") else None,
     )
 
 

@@ -58,6 +58,7 @@ def _merge(updates: Iterable[AccountUpdate]) -> dict[Did, AccountUpdate]:
                 host=u.host if u.host is not None else prev.host,
                 upstream_status=u.upstream_status if u.upstream_status is not None else prev.upstream_status,
                 head=u.head if u.head is not None else prev.head,
+                desynchronized=u.desynchronized if u.desynchronized is not None else prev.desynchronized,
             )
         merged[u.did] = u
     return merged
@@ -118,26 +119,32 @@ class RepoStore:
             }
             new_host = [host_ids[u.host] if u.host is not None else None for u in ordered]
             status = [u.upstream_status.value if u.upstream_status else None for u in ordered]
+            desync = [u.desynchronized for u in ordered]
             inserted = {
                 r["did"]
                 for r in await conn.fetch(
-                    "INSERT INTO accounts (did, host_id, upstream_status)"
-                    " SELECT t.did, t.host_id, COALESCE(t.status, 'active')"
-                    " FROM unnest($1::text[], $2::bigint[], $3::text[]) AS t(did, host_id, status)"
+                    "INSERT INTO accounts (did, host_id, upstream_status, desynchronized)"
+                    " SELECT t.did, t.host_id, COALESCE(t.status, 'active'), COALESCE(t.desync, FALSE)"
+                    " FROM unnest($1::text[], $2::bigint[], $3::text[], $4::boolean[])"
+                    " AS t(did, host_id, status, desync)"
                     " ON CONFLICT (did) DO NOTHING RETURNING did",
                     dids,
                     new_host,
                     status,
+                    desync,
                 )
             }
             await conn.execute(
                 "UPDATE accounts a SET host_id = COALESCE(t.host_id, a.host_id),"
-                " upstream_status = COALESCE(t.status, a.upstream_status), updated_at = now()"
-                " FROM unnest($1::text[], $2::bigint[], $3::text[]) AS t(did, host_id, status)"
-                " WHERE a.did = t.did AND NOT (a.did = ANY($4::text[]))",
+                " upstream_status = COALESCE(t.status, a.upstream_status),"
+                " desynchronized = COALESCE(t.desync, a.desynchronized), updated_at = now()"
+                " FROM unnest($1::text[], $2::bigint[], $3::text[], $4::boolean[])"
+                " AS t(did, host_id, status, desync)"
+                " WHERE a.did = t.did AND NOT (a.did = ANY($5::text[]))",
                 dids,
                 new_host,
                 status,
+                desync,
                 list(inserted),
             )
             heads = [u for u in ordered if u.head is not None]
