@@ -150,6 +150,17 @@ async def test_account_lifecycle_hides_and_removes(xrpc_server: XrpcServer, appl
         await applier.set_local_status(b, AccountStatus.ACTIVE, None)
         assert await listed() == [a, b]
 
+        # The relay's own announcement of a takedown (admin publishes it after storing the local
+        # status) is not the PDS's word: a reversal must find the upstream status untouched.
+        await applier.set_local_status(b, AccountStatus.TAKENDOWN, "spam")
+        await applier.apply([AccountEvent(did=b, host="", status=AccountStatus.TAKENDOWN, relay_made=True)])
+        assert await listed() == [a]
+        await applier.set_local_status(b, AccountStatus.ACTIVE, None)
+        await applier.apply([AccountEvent(did=b, host="", status=AccountStatus.ACTIVE, relay_made=True)])
+        assert await listed() == [a, b]
+        account = await xrpc_server.stores.repos.get_account(b)
+        assert account is not None and account.upstream_status is AccountStatus.ACTIVE and account.active
+
         await applier.apply(
             [
                 IdentityEvent(did=a, host=HOST, handle="alice.test"),

@@ -48,7 +48,9 @@ class EventApplier:
     async def apply(self, events: Sequence[IndexedEvent]) -> ApplyResult:
         """Apply a batch in order. Either every RocksDB change lands or none does."""
         async with self._lock:
-            statuses = [(e.did, e.host, e.status) for e in events if isinstance(e, AccountEvent)]
+            statuses = [
+                (e.did, e.host, e.status) for e in events if isinstance(e, AccountEvent) and not e.relay_made
+            ]
             local = await self._repos.set_upstream_statuses(statuses) if statuses else {}
             handles = [(e.did, e.handle) for e in events if isinstance(e, IdentityEvent)]
             if handles:
@@ -62,7 +64,7 @@ class EventApplier:
                             batch.record_op(event.did, op.collection, op.action)
                 elif isinstance(event, SyncEvent):
                     batch.reset_repo(event.did, event.rev)
-                elif isinstance(event, AccountEvent):
+                elif isinstance(event, AccountEvent) and not event.relay_made:
                     if event.status is AccountStatus.DELETED:
                         batch.remove_account(event.did)
                     else:

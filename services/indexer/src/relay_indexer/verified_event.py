@@ -74,6 +74,10 @@ class AccountEvent:
     did: Did
     host: str
     status: AccountStatus
+    relay_made: bool = False
+    """Published by the relay itself (an operator's takedown or its reversal), not by a PDS: it
+    announces a local status already stored through SetAccountLocalStatus, so it must not be
+    recorded as the PDS's word."""
 
 
 IndexedEvent = CommitEvent | SyncEvent | IdentityEvent | AccountEvent

@@ -75,7 +75,8 @@ def from_proto_verified_event(msg: events_pb2.VerifiedEvent) -> IndexedEvent:
         elif status is None or status is AccountStatus.ACTIVE:
             # NOTE: active=false without a status means "no claim why"; it is still not active.
             status = AccountStatus.DEACTIVATED
-        return AccountEvent(did=did, host=msg.host, status=status)
+        relay_made = not msg.host and msg.upstream_seq == 0
+        return AccountEvent(did=did, host=msg.host, status=status, relay_made=relay_made)
     raise ValueError(f"verified event without info: {msg.kind!r}")
 
 
