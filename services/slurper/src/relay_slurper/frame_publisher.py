@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Final
 
+from nats.errors import MaxPayloadError
 from nats.js import JetStreamContext, api
 from opentelemetry import trace
 from relay_proto.events.v1 import events_pb2
@@ -26,6 +28,8 @@ from relay_slurper import metrics
 __all__ = ["FramePublisher"]
 
 _MSG_ID_HEADER: Final = "Nats-Msg-Id"
+_HEADERS_LINE_BYTES: Final = 16
+"""``NATS/1.0\r\n`` plus the closing ``\r\n``, with room to spare."""
 _tracer = trace.get_tracer(__name__)
 
 
@@ -43,6 +47,9 @@ class FramePublisher:
         self, js: JetStreamContext, *, partitions: int, max_in_flight: int, ack_timeout_seconds: float
     ) -> None:
         self._js = js
+        # NOTE: nats-py exposes the server's max_payload only on the client, not the context.
+        client = js._nc
+        self._max_payload: Callable[[], int] = lambda: int(client.max_payload)
         self._partitions = partitions
         self._slots = asyncio.Semaphore(max_in_flight)
         self._ack_timeout_seconds = ack_timeout_seconds
@@ -69,13 +76,23 @@ class FramePublisher:
 
         Waits while ``max_in_flight`` publishes are unacked. Raises only if the frame could not
         even be handed to the NATS client (e.g. its pending buffer is full while reconnecting).
+
+        Raises:
+            MaxPayloadError: the frame with its headers exceeds the server's ``max_payload``; no
+                retry can ever carry it.
         """
-        await self._slots.acquire()
         payload = events_pb2.RawFrame(
             host=hostname, upstream_seq=seq, received_at_us=received_at_us, frame=frame
         ).SerializeToString()
         with _tracer.start_as_current_span("slurper.publish_raw_frame"):
             headers = tracing.inject_headers({_MSG_ID_HEADER: raw_frame_msg_id(hostname, seq)})
+        # NOTE: the server counts headers against max_payload and closes the connection of a
+        # client that exceeds it; nats-py checks the payload alone, and when it refuses, the
+        # publish_async future it already registered is never released. So check here, first.
+        header_bytes = _HEADERS_LINE_BYTES + sum(len(k) + len(v) + 4 for k, v in headers.items())
+        if len(payload) + header_bytes > self._max_payload():
+            raise MaxPayloadError
+        await self._slots.acquire()
         started = time.perf_counter()
         try:
             future = await self._js.publish_async(

@@ -37,7 +37,8 @@ FRAMES_PUBLISHED_TOTAL: Final = Counter(
 )
 FRAMES_DROPPED_TOTAL: Final = Counter(
     "relay_slurper_frames_dropped_total",
-    "Frames read but not published, by reason (seq_not_increasing, info).",
+    "Frames read but not published, by reason (seq_not_increasing, info, bad_frame, missing_seq, "
+    "frame_too_big).",
     ["reason"],
 )
 PUBLISH_FAILURES_TOTAL: Final = Counter(

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from nats.errors import MaxPayloadError
 from nats.js import api
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
@@ -268,6 +269,7 @@ class Subscription:
         loop = asyncio.get_running_loop()
         received_any = False
         dropped_logged = False
+        undecodable_logged = False
         max_bytes = self._settings.max_frame_bytes
         async for message in ws:
             received_at_us = time.time_ns() // 1000
@@ -277,7 +279,21 @@ class Subscription:
             received_any = True
             metrics.FRAMES_RECEIVED_TOTAL.inc()
             self._count_rate(loop.time())
-            peeked = peek_frame(message, max_bytes=max_bytes)
+            try:
+                peeked = peek_frame(message, max_bytes=max_bytes)
+            except UpstreamError as exc:
+                # NOTE: the upstream replays from our cursor, so ending the connection here would
+                # read this same frame again after every reconnect: the host would stall for good.
+                # A frame we cannot route has no seq to publish under; it is dropped and the
+                # cursor moves past it with the next good frame.
+                metrics.FRAMES_DROPPED_TOTAL.labels(exc.reason).inc()
+                if not undecodable_logged:
+                    undecodable_logged = True
+                    logger.warning(
+                        "dropped frame that cannot be routed",
+                        extra={"host": self.hostname, "reason": exc.reason, "error": str(exc)[:200]},
+                    )
+                continue
             if peeked.kind is FrameKind.ERROR:
                 await self._upstream_error(peeked.error, peeked.message)
             if peeked.kind is FrameKind.INFO:
@@ -323,6 +339,16 @@ class Subscription:
         tracker.sent(seq)
         try:
             future = await self._publisher.publish(self.hostname, seq, frame, received_at_us)
+        except MaxPayloadError:
+            # NATS can never carry this frame (its max_payload is below our max frame size):
+            # retrying would stall the host on it forever, so it is dropped and counted.
+            tracker.acked(seq)
+            metrics.FRAMES_DROPPED_TOTAL.labels("frame_too_big").inc()
+            logger.warning(
+                "dropped frame larger than NATS max_payload",
+                extra={"host": self.hostname, "seq": seq, "frame_bytes": len(frame)},
+            )
+            return
         except Exception as exc:
             tracker.publish_failed(seq)
             metrics.PUBLISH_FAILURES_TOTAL.labels("client").inc()
