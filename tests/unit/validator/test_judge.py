@@ -244,7 +244,17 @@ def test_inactive_accounts_commits_are_dropped(
 ) -> None:
     driver.set_state(local_status=local, upstream_status=upstream)
     verdict = driver.send(driver.mutate())
-    assert isinstance(verdict, Drop) and verdict.reason == reason
+    assert isinstance(verdict, Drop) and verdict.reason == reason and not verdict.publications
+
+
+def test_a_taken_down_accounts_valid_commits_advance_its_chain_unrelayed(driver: Driver) -> None:
+    driver.set_state(local_status=AccountStatus.TAKENDOWN)
+    hidden = driver.send(driver.mutate())
+    assert isinstance(hidden, Drop) and hidden.reason == DropReason.ACCOUNT_TAKENDOWN
+    assert hidden.state is not None and not hidden.publications
+    # Reversed: the next commit chains from the hidden one, so it is relayed, not a broken chain.
+    driver.set_state(local_status=AccountStatus.ACTIVE)
+    assert isinstance(driver.send(driver.mutate()), Accept)
 
 
 def test_local_takedown_drops_identity_and_wins_in_account_events(driver: Driver) -> None:

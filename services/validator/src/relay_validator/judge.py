@@ -181,8 +181,21 @@ def _account_publication(state: AccountState, seq: int, time: str, upstream_acti
 def _judge_commit(
     evt: CommitEvent, state: AccountState, identity: AccountIdentity, ctx: Context, created: bool
 ) -> Verdict:
-    if (blocked := _blocked(state)) is not None:
-        return blocked
+    blocked = _blocked(state)
+    verdict = _judge_commit_chain(evt, state, identity, ctx, created)
+    if blocked is None or isinstance(verdict, RefreshIdentity | AwaitIdentity):
+        return verdict
+    if isinstance(verdict, Accept):
+        # NOTE: a blocked account's valid commits are not relayed, but they still advance its
+        # chain: when a takedown is reversed, the next commit's prevData matches again instead of
+        # looking like a broken chain.
+        return Drop(blocked.reason, blocked.detail, verdict.state)
+    return blocked
+
+
+def _judge_commit_chain(
+    evt: CommitEvent, state: AccountState, identity: AccountIdentity, ctx: Context, created: bool
+) -> Verdict:
     if state.rev is not None and evt.rev <= state.rev:
         reason = DropReason.REDELIVERED_STALE if ctx.redelivered else DropReason.REV_NOT_INCREASING
         return Drop(reason, f"rev {evt.rev} is not above stored rev {state.rev}")
