@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from relay_proto.admin.v1 import admin_pb2, admin_pb2_grpc
 from relay_proto.slurper.v1 import slurper_pb2, slurper_pb2_grpc
 
 from tests.fixtures.reference_net import EventLine, FirehoseConsumer, ReferenceNet
@@ -210,3 +211,74 @@ async def test_late_replay_from_cursor_zero_matches_the_live_stream(
     live.assert_clean()
     replayed = {(e["seq"], _key(e)) for e in replay.snapshot()}
     assert {(e["seq"], _key(e)) for e in live.snapshot()} <= replayed, "replay differs from what was live"
+
+
+async def _admin(relay: RelayStack) -> tuple[grpc.aio.Channel, Any, tuple[tuple[str, str], ...]]:
+    channel = grpc.aio.insecure_channel(relay.grpc_address("admin"))
+    return (
+        channel,
+        admin_pb2_grpc.AdminServiceStub(channel),
+        (("authorization", f"Bearer {relay.admin_token}"),),
+    )
+
+
+async def test_takedown_hides_an_account_everywhere_and_reversal_restores_it(
+    relay: RelayStack, net: ReferenceNet, firehose_consumer: ConsumerFactory
+) -> None:
+    await _crawl(relay, net)
+    erin, frank = await net.create_account(), await net.create_account()
+    await net.create_record(erin.did, POST, {"$type": POST, "text": "before", "createdAt": _now()})
+    await net.create_record(frank.did, POST, {"$type": POST, "text": "before", "createdAt": _now()})
+    live = firehose_consumer(relay.firehose_ws, net)
+    await live.wait_connected()
+
+    async def listed(did: str, expected: bool) -> None:
+        assert (did in await _list_repos_by_collection(relay, POST, 100)) is expected
+
+    await _eventually(lambda: listed(erin.did, True), 30, "erin never listed")
+
+    channel, admin, auth = await _admin(relay)
+    async with channel:
+        down = await admin.TakedownAccount(
+            admin_pb2.TakedownAccountRequest(did=erin.did, reason="e2e"), metadata=auth, timeout=10
+        )
+        announced = await live.wait_for(lambda e: e["type"] == "account" and e["did"] == erin.did, 30)
+        assert (announced["seq"], announced["active"], announced["status"]) == (
+            down.event_seq,
+            False,
+            "takendown",
+        )
+
+        hidden = await net.create_record(
+            erin.did, POST, {"$type": POST, "text": "hidden", "createdAt": _now()}
+        )
+        shown = await net.create_record(
+            frank.did, POST, {"$type": POST, "text": "shown", "createdAt": _now()}
+        )
+        await live.wait_for(lambda e: e["type"] == "commit" and e.get("commit") == shown.commit_cid, 60)
+        await _eventually(lambda: listed(erin.did, False), 30, "taken-down account still listed")
+        await listed(frank.did, True)
+        # Nothing of erin's after the takedown, live or replayed; replay hides all of erin's commits.
+        assert not [e for e in live.snapshot() if e["type"] == "commit" and e["did"] == erin.did]
+        replay = firehose_consumer(relay.firehose_ws, net, cursor=0)
+        await replay.wait_for(lambda e: e["type"] == "commit" and e.get("commit") == shown.commit_cid, 60)
+        assert not [e for e in replay.snapshot() if e["type"] == "commit" and e["did"] == erin.did]
+
+        up = await admin.ReverseTakedown(
+            admin_pb2.ReverseTakedownRequest(did=erin.did), metadata=auth, timeout=10
+        )
+        restored = await live.wait_for(
+            lambda e: e["type"] == "account" and e["did"] == erin.did and e["seq"] == up.event_seq, 30
+        )
+        assert restored["active"] is True
+        back = await net.create_record(erin.did, POST, {"$type": POST, "text": "back", "createdAt": _now()})
+        await live.wait_for(lambda e: e["type"] == "commit" and e.get("commit") == back.commit_cid, 60)
+        assert hidden.commit_cid not in {e.get("commit") for e in live.snapshot()}
+        await _eventually(lambda: listed(erin.did, True), 30, "restored account not listed again")
+        live.assert_clean()
+
+        with pytest.raises(grpc.aio.AioRpcError) as again:
+            await admin.ReverseTakedown(
+                admin_pb2.ReverseTakedownRequest(did=erin.did), metadata=auth, timeout=10
+            )
+        assert again.value.code() == grpc.StatusCode.FAILED_PRECONDITION
