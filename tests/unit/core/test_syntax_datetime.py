@@ -79,3 +79,29 @@ def test_ordering_compares_instants_not_text() -> None:
     assert earlier < later
     assert later >= earlier
     assert max(earlier, later) is later
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "2023-02-29T00:00:00.000Z",
+        "2024-02-30T00:00:00.000Z",
+        "2023-13-01T00:00:00.000Z",
+        "2023-00-01T00:00:00.000Z",
+        "2023-11-00T00:00:00.000Z",
+        "2023-11-14T24:00:00.000Z",
+        "2023-11-14T23:60:00.000Z",
+        "2023-11-14T23:59:60.000Z",
+    ],
+)
+def test_millisecond_utc_shape_still_checks_the_calendar(raw: str) -> None:
+    # This shape takes the fast path (and fills the date cache); impossible values must not slip.
+    parse_datetime("2023-11-14T22:13:20.000Z")
+    with pytest.raises(InvalidSyntax) as exc:
+        parse_datetime(raw)
+    assert exc.value.reason == "impossible_datetime"
+
+
+def test_millisecond_utc_shape_instant() -> None:
+    assert parse_datetime("2024-02-29T23:59:59.999Z").epoch_us == 1_709_251_199_999_000
+    assert parse_datetime("9999-12-31T23:59:59.999Z").epoch_us == 253_402_300_799_999_000

@@ -14,6 +14,7 @@ emitted it at times, and it carries no different meaning; everything else is exa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -30,8 +31,8 @@ from relay_core.firehose.limits import (
 )
 from relay_core.syntax.datetime import Datetime, parse_datetime
 from relay_core.syntax.did import Did, parse_did
-from relay_core.syntax.nsid import parse_nsid
-from relay_core.syntax.record_key import parse_record_key
+from relay_core.syntax.nsid import MAX_NSID_LENGTH, NSID_PATTERN, parse_nsid
+from relay_core.syntax.record_key import RECORD_KEY_PATTERN, parse_record_key
 from relay_core.syntax.tid import Tid, parse_tid
 
 __all__ = [
@@ -57,6 +58,10 @@ class OpAction(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
+
+
+_ACTIONS: Final = {action.value: action for action in OpAction}
+_OP_PATH_RE: Final = re.compile(NSID_PATTERN + "/" + RECORD_KEY_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,21 +223,27 @@ def _op(raw: Any) -> RepoOp:
     if type(raw) is not dict:
         raise _bad("repoOp must be a map")
     action_raw = _str(raw, "action")
-    try:
-        action = OpAction(action_raw)
-    except ValueError:
-        raise _bad(f"unknown repoOp action {action_raw[:32]!r}") from None
+    action = _ACTIONS.get(action_raw)
+    if action is None:
+        raise _bad(f"unknown repoOp action {action_raw[:32]!r}")
     path = _str(raw, "path")
     if len(path) > MAX_OP_PATH_LENGTH:
         raise _bad("repoOp path too long")
-    collection, sep, rkey = path.partition("/")
-    try:
-        if not sep:
-            raise InvalidSyntax("path must be collection/rkey")
-        parse_nsid(collection)
-        parse_record_key(rkey)
-    except InvalidSyntax as exc:
-        raise _bad(f"repoOp path {path[:80]!r}: {exc}") from exc
+    # One match covers NSID + record key for ordinary paths; anything else gets the parsers'
+    # precise errors (and their length limit on the collection).
+    if (
+        _OP_PATH_RE.fullmatch(path) is None
+        or path.index("/") > MAX_NSID_LENGTH
+        or path.endswith(("/.", "/.."))
+    ):
+        collection, sep, rkey = path.partition("/")
+        try:
+            if not sep:
+                raise InvalidSyntax("path must be collection/rkey")
+            parse_nsid(collection)
+            parse_record_key(rkey)
+        except InvalidSyntax as exc:
+            raise _bad(f"repoOp path {path[:80]!r}: {exc}") from exc
     if "cid" not in raw:
         raise _bad("repoOp lacks `cid` (required, nullable)")
     cid = _opt_link(raw, "cid")

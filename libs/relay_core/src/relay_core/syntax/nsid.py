@@ -12,7 +12,7 @@ from typing import NewType
 
 from relay_core.errors import InvalidSyntax
 
-__all__ = ["MAX_NSID_LENGTH", "Nsid", "nsid_authority", "nsid_name", "parse_nsid"]
+__all__ = ["MAX_NSID_LENGTH", "NSID_PATTERN", "Nsid", "nsid_authority", "nsid_name", "parse_nsid"]
 
 Nsid = NewType("Nsid", str)
 """A string that passed `parse_nsid`."""
@@ -23,11 +23,13 @@ name (a 283-char one is valid), so only the total length is limited."""
 
 # First (TLD) segment starts with a letter; middle segments are DNS labels; the name is letters
 # then letters/digits, no hyphens. At least three segments overall.
-_NSID_RE = re.compile(
+NSID_PATTERN = (
     r"[a-zA-Z](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
     r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+"
     r"\.[a-zA-Z][a-zA-Z0-9]{0,62}"
 )
+"""Regex source for NSID syntax (without the length limit), for composing larger patterns."""
+_NSID_RE = re.compile(NSID_PATTERN)
 
 
 def parse_nsid(raw: str) -> Nsid:

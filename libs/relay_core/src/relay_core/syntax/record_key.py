@@ -7,14 +7,16 @@ from typing import NewType
 
 from relay_core.errors import InvalidSyntax
 
-__all__ = ["MAX_RECORD_KEY_LENGTH", "RecordKey", "parse_record_key"]
+__all__ = ["MAX_RECORD_KEY_LENGTH", "RECORD_KEY_PATTERN", "RecordKey", "parse_record_key"]
 
 RecordKey = NewType("RecordKey", str)
 """A string that passed `parse_record_key`."""
 
 MAX_RECORD_KEY_LENGTH = 512
 
-_RECORD_KEY_RE = re.compile(r"[a-zA-Z0-9._:~-]{1,512}")
+RECORD_KEY_PATTERN = r"[a-zA-Z0-9._:~-]{1,512}"
+"""Regex source for record-key characters and length (`.`/`..` are refused separately)."""
+_RECORD_KEY_RE = re.compile(RECORD_KEY_PATTERN)
 
 
 def parse_record_key(raw: str) -> RecordKey:
