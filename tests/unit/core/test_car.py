@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from relay_core.car import read_car, write_car
 from relay_core.cbor import encode_dag_cbor
 from relay_core.cid import Cid

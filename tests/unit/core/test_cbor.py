@@ -3,7 +3,6 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-
 from relay_core.cbor import decode_dag_cbor, decode_dag_cbor_multi, encode_dag_cbor
 from relay_core.cid import Cid
 from relay_core.errors import InvalidData

@@ -4,7 +4,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from relay_core.cid import Cid, check_cid_syntax, parse_cid_string
 from relay_core.errors import InvalidData, InvalidSyntax
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from relay_core.cbor import decode_dag_cbor, encode_dag_cbor
 from relay_core.cid import Cid
 from relay_core.commit import (

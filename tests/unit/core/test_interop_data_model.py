@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from relay_core.atproto_json import from_atproto_json, to_atproto_json
 from relay_core.car import read_car
 from relay_core.cbor import decode_dag_cbor, encode_dag_cbor

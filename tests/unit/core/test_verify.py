@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from relay_core.car import write_car
 from relay_core.cbor import encode_dag_cbor
 from relay_core.cid import Cid
