@@ -38,8 +38,10 @@ __all__ = [
     "IngestPipeline",
     "ServiceProcess",
     "Verified",
+    "VerifiedReader",
     "free_port",
     "metric_samples",
+    "raw_pending",
     "read_verified",
     "reset_streams",
     "start_pipeline",
@@ -320,6 +322,40 @@ class Verified:
 async def verified_count(js: JetStreamContext) -> int:
     try:
         return int((await js.stream_info(VERIFIED.name)).state.messages)
+    except NotFoundError:
+        return 0
+
+
+class VerifiedReader:
+    """Reads VERIFIED incrementally (each poll fetches only the messages added since the last)."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        self._js = js
+        self._next_seq = 1
+        self.events: list[Verified] = []
+
+    async def poll(self) -> list[Verified]:
+        try:
+            info = await self._js.stream_info(VERIFIED.name)
+        except NotFoundError:
+            return self.events
+        for seq in range(max(self._next_seq, info.state.first_seq), info.state.last_seq + 1):
+            msg = await self._js.get_msg(VERIFIED.name, seq)
+            event = events_pb2.VerifiedEvent()
+            event.ParseFromString(msg.data or b"")
+            self.events.append(Verified(seq, (msg.headers or {}).get("Nats-Msg-Id", ""), event))
+        self._next_seq = info.state.last_seq + 1
+        return self.events
+
+    async def upstream_count(self) -> int:
+        """Verified upstream events so far (the relay's own #account events not counted)."""
+        return sum(1 for v in await self.poll() if not v.derived)
+
+
+async def raw_pending(js: JetStreamContext) -> int:
+    """Frames in RAW_FRAMES not yet acked by the validator (a work queue)."""
+    try:
+        return int((await js.stream_info(RAW_FRAMES.name)).state.messages)
     except NotFoundError:
         return 0
 

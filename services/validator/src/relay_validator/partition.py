@@ -117,6 +117,8 @@ class PartitionLoop:
                     backoff = self._retry
                 if start >= len(items):
                     break
+                if result is not None and result.done and not result.waiting:
+                    continue  # an identity barrier split the batch: the rest goes on at once
                 if stop.is_set():
                     # Unfinished frames stay unacked; the next owner re-creates the consumer and
                     # gets them first.

@@ -7,6 +7,8 @@ accepted event, one `UpsertAccounts` for every changed account. Only then are ca
 the caller acks: a failure anywhere leaves the caches as they were, so a retry (or a restart)
 re-judges against the durable state and republishes with the same msg ids (deduplicated).
 
+An `#identity` event ends a batch early when its DID has earlier events in it (see `run`).
+
 Rare paths cost one extra call each: a fresh re-resolution after a signature or host mismatch
 (at most once per DID per batch, and not when the identity was resolved moments ago).
 """
@@ -182,10 +184,18 @@ class Validation:
     async def run(self, items: Sequence[Item]) -> BatchResult:
         """Judge `items` in order; publish and persist the finished prefix.
 
+        An `#identity` event whose DID has an earlier event in `items` ends the batch before it
+        (`done` < `len(items)` with `waiting` false: call again with the rest at once). The
+        identity purge must not reach back: those earlier events were signed under the identity
+        before the change (e.g. the old key of a rotation). And since the purge reaches the
+        resolver, the earlier events must be durable first, or a crash would re-judge them
+        against the new identity.
+
         Raises:
             DependencyUnavailable: the resolver or indexer failed; nothing was persisted.
             nats errors: publishing failed; nothing was persisted (a retry republishes).
         """
+        items = items[: _identity_barrier(items)]
         dids: set[Did] = set()
         purge: list[Did] = []
         for item in items:
@@ -306,6 +316,21 @@ class Validation:
                     "detail": drop.detail[:200],
                 },
             )
+
+
+def _identity_barrier(items: Sequence[Item]) -> int:
+    """Index of the first `#identity` event whose DID has an earlier event in `items`, else
+    `len(items)`."""
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        decoded = item.decoded
+        if isinstance(decoded, Drop):
+            continue
+        did = event_did(decoded)
+        if isinstance(decoded, IdentityEvent) and did in seen:
+            return index
+        seen.add(did)
+    return len(items)
 
 
 def _did_of(item: Item) -> str | None:
