@@ -65,6 +65,7 @@ def find_nats_server_binary() -> Path:
 
 
 _MAX_FILE_STORE = "1P"
+_MAX_PAYLOAD = "8MB"
 
 
 class NatsServer:
@@ -109,7 +110,11 @@ class NatsServer:
         # default is 75% of free disk: a few streams with production-sized caps (or many test
         # streams) would then be refused. The streams' own age and size caps bound real disk use.
         config = self.store_dir / "nats.conf"
-        config.write_text(f"jetstream {{\n  max_file_store: {_MAX_FILE_STORE}\n}}\n")
+        # A legal upstream frame is up to 5 MB (MAX_FRAME_BYTES) and travels wrapped in a protobuf
+        # with headers; the NATS default of 1 MiB would refuse large but valid commits.
+        config.write_text(
+            f"max_payload: {_MAX_PAYLOAD}\njetstream {{\n  max_file_store: {_MAX_FILE_STORE}\n}}\n"
+        )
         argv = [
             str(find_nats_server_binary()),
             "--config", str(config),
