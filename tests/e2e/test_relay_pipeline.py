@@ -19,6 +19,9 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from relay_devstack.stack import service_ports
 from relay_proto.admin.v1 import admin_pb2, admin_pb2_grpc
 from relay_proto.slurper.v1 import slurper_pb2, slurper_pb2_grpc
 
@@ -285,3 +288,39 @@ async def test_takedown_hides_an_account_everywhere_and_reversal_restores_it(
                 admin_pb2.ReverseTakedownRequest(did=erin.did), metadata=auth, timeout=10
             )
         assert again.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+@pytest.mark.parametrize(
+    ("service", "grpc_service"),
+    [
+        ("slurper", "relay.slurper.v1.SlurperService"),
+        ("validator", "relay.validator.v1.ValidatorService"),
+        ("resolver", "relay.resolver.v1.ResolverService"),
+        ("indexer", "relay.indexer.v1.IndexerService"),
+        ("firehose", "relay.firehose.v1.FirehoseService"),
+        ("admin", "relay.admin.v1.AdminService"),
+    ],
+)
+async def test_every_service_answers_health_metrics_and_reflection(
+    relay: RelayStack, service: str, grpc_service: str
+) -> None:
+    ops = f"http://127.0.0.1:{service_ports(service, relay.port_offset).ops}"
+    async with httpx.AsyncClient(base_url=ops, timeout=5) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        assert (await client.get("/readyz")).status_code == 200
+        metrics = await client.get("/metrics")
+        assert metrics.status_code == 200 and f'service="{service}"' in metrics.text
+    async with grpc.aio.insecure_channel(relay.grpc_address(service)) as channel:
+        health = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=grpc_service), timeout=5
+        )
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        # What `grpcurl -plaintext host:port list` asks: no token needed, even on admin.
+        reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        names = [
+            s.name
+            async for response in reflection.ServerReflectionInfo(iter([request]))
+            for s in response.list_services_response.service
+        ]
+        assert grpc_service in names and "grpc.health.v1.Health" in names

@@ -12,6 +12,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from relay_proto.admin.v1 import admin_pb2, admin_pb2_grpc
 from relay_proto.validator.v1 import validator_pb2, validator_pb2_grpc
 from relay_runtime.config import RuntimeConfig
+from relay_runtime.grpc_server import GrpcServer
 from relay_runtime.readiness import CheckResult
 from relay_runtime.service import ServiceRuntime
 from relay_runtime.unimplemented import unimplemented_servicer
@@ -85,6 +86,25 @@ async def test_reflection_lists_services_and_health_follows_serving(
     assert await health_status(channel) == not_serving
     await server.set_serving(True)  # ignored after graceful shutdown began
     assert await health_status(channel, _VALIDATOR.full_name) == not_serving
+
+
+async def test_a_service_added_after_serving_began_gets_a_status(grpc_channel_factory) -> None:
+    # Services wire their servicer after the runtime's readiness watcher may already have flipped
+    # health to SERVING; the next flip must cover the late service too.
+    server = GrpcServer(service="test", port=0)
+    await server.set_serving(True)
+    server.add_service(
+        validator_pb2_grpc.add_ValidatorServiceServicer_to_server,
+        _ValidatorPlaceholder(),
+        _VALIDATOR.full_name,
+    )
+    await server.start()
+    try:
+        await server.set_serving(True)
+        channel = grpc_channel_factory(server.port)
+        assert await health_status(channel, _VALIDATOR.full_name) == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        await server.stop(0)
 
 
 async def test_unbuilt_rpcs_answer_unimplemented_naming_the_issue(

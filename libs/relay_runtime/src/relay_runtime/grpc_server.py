@@ -155,6 +155,7 @@ class GrpcServer:
         self._address = f"{host}:{port}"
         self._health = health.aio.HealthServicer()
         self._service_names: list[str] = []
+        self._names_applied = 0
         self._port: int | None = None
         self._serving = False
 
@@ -197,11 +198,14 @@ class GrpcServer:
 
     async def set_serving(self, serving: bool) -> None:
         """Flip health for the overall server ("") and every registered service."""
-        if serving == self._serving:
+        # A service added after the last flip has no status yet: apply to it too.
+        if serving == self._serving and len(self._service_names) == self._names_applied:
             return
         self._serving = serving
-        for name in ("", *self._service_names):
+        names = tuple(self._service_names)
+        for name in ("", *names):
             await self._health.set(name, _SERVING if serving else _NOT_SERVING)
+        self._names_applied = len(names)
 
     async def enter_graceful_shutdown(self) -> None:
         """Health goes NOT_SERVING for good; later ``set_serving`` calls are ignored."""
