@@ -15,6 +15,7 @@ from relay_proto.indexer.v1 import indexer_pb2, indexer_pb2_grpc
 from relay_proto.types.v1 import types_pb2
 
 from relay_validator.account_state import AccountState, AccountStatus
+from relay_validator.cid_text import cid_text
 from relay_validator.errors import DependencyUnavailable
 
 __all__ = [
@@ -90,8 +91,8 @@ def to_proto_update(state: AccountState) -> Any:
         update.host = state.host
     if state.rev is not None and state.commit_cid is not None and state.data_cid is not None:
         update.rev = state.rev.value
-        update.commit_cid = str(state.commit_cid)
-        update.data_cid = str(state.data_cid)
+        update.commit_cid = cid_text(state.commit_cid)
+        update.data_cid = cid_text(state.data_cid)
     return update
 
 

@@ -16,6 +16,7 @@ from nats.js import JetStreamContext
 from relay_proto.events.v1 import events_pb2
 from relay_runtime.streams import verified_msg_id, verified_subject
 
+from relay_validator.cid_text import cid_text
 from relay_validator.indexer_client import to_proto_status
 from relay_validator.verdict import (
     AccountDetails,
@@ -50,18 +51,6 @@ def msg_id(out: Outgoing) -> str:
     return base + DERIVED_MSG_ID_SUFFIX if out.publication.derived else base
 
 
-def _ops(details: CommitDetails) -> list[Any]:
-    return [
-        events_pb2.RepoOp(
-            action=op.action.value,
-            path=op.path,
-            cid="" if op.cid is None else str(op.cid),
-            prev_cid="" if op.prev is None else str(op.prev),
-        )
-        for op in details.ops
-    ]
-
-
 def to_proto_event(out: Outgoing, verified_at_us: int) -> Any:
     """The `VerifiedEvent` for one publication."""
     pub = out.publication
@@ -77,28 +66,33 @@ def to_proto_event(out: Outgoing, verified_at_us: int) -> Any:
         event_time=pub.event_time,
     )
     details = pub.details
+    # Sub-messages are filled in place (no CopyFrom of a temporary): this runs once per event.
     if isinstance(details, CommitDetails):
-        event.commit.CopyFrom(
-            events_pb2.CommitInfo(
-                commit_cid=str(details.commit_cid),
-                data_cid=str(details.data_cid),
-                prev_data_cid="" if details.prev_data_cid is None else str(details.prev_data_cid),
-                since=details.since or "",
-                ops=_ops(details),
+        commit = event.commit
+        commit.commit_cid = cid_text(details.commit_cid)
+        commit.data_cid = cid_text(details.data_cid)
+        if details.prev_data_cid is not None:
+            commit.prev_data_cid = cid_text(details.prev_data_cid)
+        if details.since is not None:
+            commit.since = details.since
+        ops = commit.ops
+        for op in details.ops:
+            ops.add(
+                action=op.action.value,
+                path=op.path,
+                cid="" if op.cid is None else cid_text(op.cid),
+                prev_cid="" if op.prev is None else cid_text(op.prev),
             )
-        )
     elif isinstance(details, SyncDetails):
-        event.sync.CopyFrom(
-            events_pb2.SyncInfo(commit_cid=str(details.commit_cid), data_cid=str(details.data_cid))
-        )
+        sync = event.sync
+        sync.commit_cid = cid_text(details.commit_cid)
+        sync.data_cid = cid_text(details.data_cid)
     elif isinstance(details, IdentityDetails):
-        event.identity.CopyFrom(
-            events_pb2.IdentityInfo(handle=details.handle or "", handle_verified=details.handle_verified)
-        )
+        event.identity.handle = details.handle or ""
+        event.identity.handle_verified = details.handle_verified
     elif isinstance(details, AccountDetails):
-        event.account.CopyFrom(
-            events_pb2.AccountInfo(active=details.active, status=to_proto_status(details.upstream_status))
-        )
+        event.account.active = details.active
+        event.account.status = to_proto_status(details.upstream_status)
     return event
 
 
