@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +61,8 @@ from relay_validator.service import ValidatorPipeline
 from relay_validator.validation import CachePolicy, Validation
 from relay_validator.verified_publisher import VerifiedPublisher
 
+from tests.helpers.ports import free_port
+
 TOKEN = "admin-test-token-0123456789"
 OTHER_TOKEN = "admin-rotated-token-abcdefghij"
 
@@ -82,14 +83,6 @@ class Relay:
     hub: Hub
 
     metadata = (("authorization", f"Bearer {TOKEN}"),)
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 async def _serve(register: Callable[..., None], servicer: object, name: str, **kw: Any) -> GrpcServer:

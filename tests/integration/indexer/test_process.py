@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,17 +30,11 @@ from relay_proto.types.v1 import types_pb2
 from relay_runtime import jetstream as jsx
 from relay_runtime.streams import verified_subject
 
+from tests.helpers.ports import free_port
 from tests.integration.indexer.fake_upstream import CUSTOM, LIKE, FakeUpstream, serving
 
 pytestmark = pytest.mark.integration
 DID = "did:plc:zzzzzzzzzzzzzzzzzzzzzzzz"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -74,7 +67,7 @@ async def _wait_ready(ops: int, proc: asyncio.subprocess.Process, log: Path) -> 
 
 
 async def test_indexer_process_lifecycle(own_nats: str, postgres_dsn: str, tmp_path: Path) -> None:
-    grpc_port, ops_port, http_port = _free_port(), _free_port(), _free_port()
+    grpc_port, ops_port, http_port = free_port(), free_port(), free_port()
     async with serving(FakeUpstream(n_dids=1500)) as upstream:
         # A previous process started an import and died: the job row is left `running`.
         await apply_migrations(postgres_dsn)

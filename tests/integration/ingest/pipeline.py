@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,8 @@ from relay_proto.slurper.v1 import slurper_pb2, slurper_pb2_grpc
 from relay_proto.validator.v1 import validator_pb2, validator_pb2_grpc
 from relay_runtime.streams import RAW_FRAMES, VERIFIED
 
+from tests.helpers.ports import free_port
+
 __all__ = [
     "IngestPipeline",
     "ServiceProcess",
@@ -50,12 +51,6 @@ __all__ = [
 _REPO = Path(__file__).resolve().parents[3]
 DERIVED_SUFFIX = "/account"
 """Nats-Msg-Id suffix of the relay's own #account events (validator `DERIVED_MSG_ID_SUFFIX`)."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
