@@ -65,7 +65,8 @@ async def test_kill_9_mid_stream_then_restart_loses_nothing(
             while await _stream_count(raw_stream) < 100:  # noqa: ASYNC110 - the server's count
                 await asyncio.sleep(0.01)
             process.send_signal(signal.SIGKILL)
-            process.wait(10)
+            # Waited on in a thread: this loop also serves the netsim hosts the slurper talks to.
+            await asyncio.to_thread(process.wait, 10)
             await asyncio.sleep(0.3)  # frames sent while no slurper runs stay in the hosts' backlogs
             process = _start(nats_server, indexer.address)
             await producer
@@ -73,7 +74,7 @@ async def test_kill_9_mid_stream_then_restart_loses_nothing(
             frames = await read_raw_frames(raw_stream, expected=len(expected), wait_seconds=30)
         finally:
             process.send_signal(signal.SIGTERM)
-            process.wait(20)
+            await asyncio.to_thread(process.wait, 20)
         got = [(f.host, f.upstream_seq) for f in frames]
         assert not [k for k, n in Counter(got).items() if n > 1]  # JetStream absorbed the replay
         assert sorted(got) == sorted(expected)
