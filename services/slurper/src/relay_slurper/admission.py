@@ -3,14 +3,16 @@
 1. hostname rules (:func:`parse_host`: a handle-shaped DNS name, no IPs, no ports but dev
    ``localhost:PORT``), 2. domain-suffix bans and a stored ``banned`` status, 3. the public
    requestCrawl switch, 4. SSRF (every resolved address public unless dev mode), 5. a
-   ``describeServer`` probe that must answer 200 with a JSON object, and whose ``Server``
-   header must not name a relay (a relay is banned on the spot: relay-loop guard), 6. the
+   ``describeServer`` probe, under one deadline from connect to last byte (else reason
+   ``probe_timeout``), that must answer 200 with a JSON object, and whose ``Server`` header
+   must not name a relay (a relay is banned on the spot: relay-loop guard), 6. the
    new-hosts-per-day quota (requestCrawl only, untrusted hosts only), then the host is stored
    active and followed. Every refusal is counted by reason.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -56,7 +58,7 @@ class HostAdmission:
         dev_mode: ``RELAY_DEV_MODE`` relaxations.
         trusted_domains: Suffixes exempt from the quota (and given higher rate limits).
         default_policy: The policy until an operator stores one.
-        probe_timeout_seconds: Deadline of the describeServer probe.
+        probe_timeout_seconds: Deadline of the whole describeServer probe (connect to last byte).
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class HostAdmission:
         self._trusted_domains = trusted_domains
         self._policy = default_policy
         self._quota = NewHostQuota()
+        self._probe_timeout_seconds = probe_timeout_seconds
         self._http = httpx.AsyncClient(
             verify=ssl_context,
             timeout=probe_timeout_seconds,
@@ -106,15 +109,20 @@ class HostAdmission:
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def admit(self, raw_hostname: str, source: AdmissionSource) -> bool:
+    async def admit(
+        self, raw_hostname: str, source: AdmissionSource, *, domain_bans: frozenset[str] | None = None
+    ) -> bool:
         """Check and follow a host; False when it was already followed.
+
+        ``domain_bans`` is the stored ban list when the caller read it already (the upstream
+        poller reads it once per poll); otherwise it is read here.
 
         Raises:
             HostBanned: banned domain, banned host, or a relay (now stored as banned).
             HostRefused: any other check failed (``reason`` says which).
         """
         try:
-            return await self._admit(raw_hostname, source)
+            return await self._admit(raw_hostname, source, domain_bans)
         except HostRefused as exc:
             metrics.HOSTS_REFUSED_TOTAL.labels(exc.reason).inc()
             logger.info(
@@ -128,10 +136,14 @@ class HostAdmission:
             )
             raise
 
-    async def _admit(self, raw_hostname: str, source: AdmissionSource) -> bool:
+    async def _admit(
+        self, raw_hostname: str, source: AdmissionSource, domain_bans: frozenset[str] | None
+    ) -> bool:
         address = parse_host(raw_hostname, dev_mode=self._dev_mode)
         hostname = address.hostname
-        check_not_banned(hostname, await self._store.list_domain_bans())
+        if domain_bans is None:
+            domain_bans = await self._store.list_domain_bans()
+        check_not_banned(hostname, domain_bans)
         existing = await self._store.get_host(hostname)
         if existing is not None and existing.status is HostStatus.BANNED:
             raise HostBanned(f"{hostname} is banned", reason="host_banned")
@@ -156,13 +168,22 @@ class HostAdmission:
         """describeServer must answer 200 + JSON object, from something that is not a relay."""
         url = address.http_base + _DESCRIBE_PATH
         try:
-            async with self._http.stream("GET", url) as response:
+            # httpx's timeout is per read; a host dripping bytes must not hold a slot for longer.
+            async with (
+                asyncio.timeout(self._probe_timeout_seconds),
+                self._http.stream("GET", url) as response,
+            ):
                 server = response.headers.get("server")
                 body = b""
                 async for chunk in response.aiter_bytes():
                     body += chunk
                     if len(body) > _MAX_PROBE_BYTES:
                         raise HostRefused("describeServer answer too large", reason="probe_failed")
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise HostRefused(
+                f"describeServer probe timed out after {self._probe_timeout_seconds:g} s",
+                reason="probe_timeout",
+            ) from exc
         except httpx.HTTPError as exc:
             raise HostRefused(f"describeServer probe failed: {exc!r}", reason="probe_failed") from exc
         try:

@@ -38,6 +38,9 @@ class SlurperConfig:
     upstream_poll_seconds: float = env_field(3600.0, env="RELAY_SLURPER_UPSTREAM_POLL_SECONDS")
     """How often the upstream relay's listHosts is polled again for new hosts."""
 
+    upstream_admit_concurrency: int = env_field(32, env="RELAY_SLURPER_UPSTREAM_ADMIT_CONCURRENCY")
+    """Hosts new to us from the upstream's list admitted at once (DNS, describeServer probe, store)."""
+
     extra_ca_file: str = env_field("", env="RELAY_SLURPER_EXTRA_CA_FILE")
     """PEM CA bundle trusted in addition to the system store (dev mode only: test TLS hosts)."""
 
@@ -93,13 +96,15 @@ class SlurperConfig:
     """Initial cap on hosts admitted per day via requestCrawl until an operator stores one."""
 
     probe_timeout_seconds: float = env_field(10.0, env="RELAY_SLURPER_PROBE_TIMEOUT_SECONDS")
-    """Deadline of the describeServer probe and of the WebSocket handshake."""
+    """Deadline of the whole describeServer probe (connect to last byte) and of the WebSocket handshake."""
 
     def __post_init__(self) -> None:
         positive = {
             "RELAY_RAW_PARTITIONS": self.raw_partitions,
             "RELAY_SLURPER_MAX_FRAME_BYTES": self.max_frame_bytes,
             "RELAY_SLURPER_MAX_IN_FLIGHT": self.max_in_flight,
+            "RELAY_SLURPER_UPSTREAM_ADMIT_CONCURRENCY": self.upstream_admit_concurrency,
+            "RELAY_SLURPER_PROBE_TIMEOUT_SECONDS": self.probe_timeout_seconds,
             "RELAY_SLURPER_OFFLINE_AFTER_FAILURES": self.offline_after_failures,
             "RELAY_SLURPER_TRUSTED_RATE_MULTIPLIER": self.trusted_rate_multiplier,
             "RELAY_SLURPER_CURSOR_FLUSH_SECONDS": self.cursor_flush_seconds,

@@ -23,7 +23,7 @@ from relay_slurper.rate_limits import RateLimits
 from relay_slurper.request_crawl import HttpServer, create_app
 from relay_slurper.subscription import SubscriptionSettings
 from relay_slurper.tls import client_ssl_context, limit_tls_read_buffer
-from relay_slurper.upstream_hosts import poll_upstream
+from relay_slurper.upstream_hosts import UpstreamPoller
 
 __all__ = ["Slurper"]
 
@@ -82,6 +82,18 @@ class Slurper:
             ),
             probe_timeout_seconds=config.probe_timeout_seconds,
         )
+        self.upstream: UpstreamPoller | None = None
+        """The listHosts bootstrap; None when ``RELAY_SLURPER_UPSTREAM_RELAY`` is off."""
+        if config.upstream_enabled:
+            self.upstream = UpstreamPoller(
+                self.admission,
+                store,
+                self.registry,
+                upstream=config.upstream_relay,
+                dev_mode=dev_mode,
+                ssl_context=self.ssl_context,
+                admit_concurrency=config.upstream_admit_concurrency,
+            )
         self.http = HttpServer(
             create_app(self.admission), host=config.runtime.bind_host, port=config.http_port
         )
@@ -96,19 +108,8 @@ class Slurper:
         http = asyncio.create_task(self.http.serve(stop))
         await self._load(stop)
         loops = [asyncio.create_task(self.registry.run_checkpoints(stop, self.config.cursor_flush_seconds))]
-        if self.config.upstream_enabled:
-            loops.append(
-                asyncio.create_task(
-                    poll_upstream(
-                        self.admission,
-                        self.config.upstream_relay,
-                        dev_mode=self.config.runtime.dev_mode,
-                        ssl_context=self.ssl_context,
-                        interval_seconds=self.config.upstream_poll_seconds,
-                        stop=stop,
-                    )
-                )
-            )
+        if self.upstream is not None:
+            loops.append(asyncio.create_task(self.upstream.run(stop, self.config.upstream_poll_seconds)))
         await stop.wait()
         await http
         for task in loops:
