@@ -60,15 +60,19 @@ def _link(raw: bytes) -> Cid:
 
 def _lift_dict(obj: dict[str, Any]) -> None:
     # In place: libipld's output is fresh and ours, and skipping the copy halves the cost.
+    # `_link` is inlined for the common blessed link (this runs for every frame).
     for key, value in obj.items():
         t = type(value)
         if t is bytes:
             if value and value[0] in _CID_LEADS:
-                obj[key] = _link(value)
+                obj[key] = (
+                    _new_cid(value) if len(value) == 36 and value[:4] in _BLESSED_PREFIXES else _link(value)
+                )
         elif t is dict:
             _lift_dict(value)
         elif t is list:
-            _lift_list(value)
+            if value:
+                _lift_list(value)
 
 
 def _lift_list(obj: list[Any]) -> None:
@@ -76,11 +80,14 @@ def _lift_list(obj: list[Any]) -> None:
         t = type(value)
         if t is bytes:
             if value and value[0] in _CID_LEADS:
-                obj[i] = _link(value)
+                obj[i] = (
+                    _new_cid(value) if len(value) == 36 and value[:4] in _BLESSED_PREFIXES else _link(value)
+                )
         elif t is dict:
             _lift_dict(value)
         elif t is list:
-            _lift_list(value)
+            if value:
+                _lift_list(value)
 
 
 def _lift(obj: Any) -> Any:

@@ -70,22 +70,22 @@ class Cid:
         _set_attr(obj, "raw", raw)
         return obj
 
-    @classmethod
-    def _trusted(cls, raw: bytes) -> Cid:
+    @staticmethod
+    def _trusted(raw: bytes) -> Cid:
         # Skips validation: only for bytes this package just built or already checked.
-        obj = _new(cls)
-        _set_attr(obj, "raw", raw)
+        obj = _new(Cid)
+        _set_raw(obj, raw)
         return obj
 
     @classmethod
     def for_dag_cbor(cls, data: bytes) -> Cid:
         """The CID of a DAG-CBOR block (commit, MST node, record)."""
-        return cls._trusted(_PREFIX_DAG_CBOR + hashlib.sha256(data).digest())
+        return Cid._trusted(_PREFIX_DAG_CBOR + hashlib.sha256(data).digest())
 
     @classmethod
     def for_raw(cls, data: bytes) -> Cid:
         """The CID of raw bytes (blobs)."""
-        return cls._trusted(_PREFIX_RAW + hashlib.sha256(data).digest())
+        return Cid._trusted(_PREFIX_RAW + hashlib.sha256(data).digest())
 
     def __bytes__(self) -> bytes:
         return self.raw
@@ -125,6 +125,9 @@ class Cid:
 
     def __reduce__(self) -> tuple[type[Cid], tuple[bytes]]:
         return (Cid, (self.raw,))
+
+
+_set_raw = Cid.__dict__["raw"].__set__  # the slot's descriptor
 
 
 def parse_cid_string(text: str) -> Cid:

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import libipld
 
+from relay_core._fastinit import trusted_constructor
 from relay_core.cbor import decode_dag_cbor, encode_dag_cbor
 from relay_core.cid import CID_BYTES_LEN, Cid
 from relay_core.errors import InvalidCommit, InvalidData, InvalidSyntax
@@ -56,6 +57,9 @@ class Commit:
     prev: Cid | None
     """Previous commit; virtually always null in v3 but the key must be present."""
     sig: bytes
+
+
+_make_commit = trusted_constructor(Commit)
 
 
 def parse_commit(block: bytes) -> Commit:
@@ -133,7 +137,7 @@ def _commit_from_map(obj: dict[str, Any]) -> Commit:
     if type(sig) is not bytes or len(sig) != _SIG_BYTES:
         raise InvalidCommit("commit sig must be 64 bytes", reason="bad_commit_field")
     try:
-        return Commit(did=parse_did(did), version=version, data=data, rev=parse_tid(rev), prev=prev, sig=sig)
+        return _make_commit(parse_did(did), version, data, parse_tid(rev), prev, sig)
     except InvalidSyntax as exc:
         raise InvalidCommit(f"bad commit did/rev: {exc}", reason="bad_commit_field") from exc
 

@@ -14,6 +14,9 @@ which is why the compact-form check is the one that counts.
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
 import coincurve
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -28,6 +31,21 @@ SIGNATURE_LENGTH = 64
 
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 _HALF_ORDERS = {curve: n // 2 for curve, n in CURVE_ORDERS.items()}
+# The same bounds as 32-byte big-endian strings: for equal lengths, bytes order is numeric order,
+# so the range and low-S checks are three C comparisons instead of two int conversions.
+_ORDER_BYTES = {curve: n.to_bytes(32, "big") for curve, n in CURVE_ORDERS.items()}
+_HALF_ORDER_BYTES = {curve: n.to_bytes(32, "big") for curve, n in _HALF_ORDERS.items()}
+_ZERO32 = bytes(32)
+_sha256 = hashlib.sha256
+
+try:  # libsecp256k1 through coincurve's own cffi module: skips the DER round trip.
+    from coincurve._libsecp256k1 import ffi as _ffi, lib as _lib
+
+    _parse_compact: Any = _lib.secp256k1_ecdsa_signature_parse_compact
+    _secp_verify: Any = _lib.secp256k1_ecdsa_verify
+    _new_sig: Any = _ffi.new
+except (ImportError, AttributeError):  # pragma: no cover - other coincurve builds
+    _parse_compact = None
 
 
 def verify_signature(key: PublicKey, data: bytes, sig: bytes) -> None:
@@ -42,20 +60,34 @@ def verify_signature(key: PublicKey, data: bytes, sig: bytes) -> None:
             f"signature must be {SIGNATURE_LENGTH} bytes compact r||s, got {len(sig)}",
             reason="bad_signature_length",
         )
-    r = int.from_bytes(sig[:32], "big")
-    s = int.from_bytes(sig[32:], "big")
+    if type(sig) is not bytes:
+        sig = bytes(sig)
     curve = key.curve
-    if not (0 < r < CURVE_ORDERS[curve] and 0 < s < CURVE_ORDERS[curve]):
+    r = sig[:32]
+    s = sig[32:]
+    order = _ORDER_BYTES[curve]
+    if not (_ZERO32 < r < order and _ZERO32 < s < order):
         raise InvalidSignature("signature r or s out of range", reason="signature_out_of_range")
-    if s > _HALF_ORDERS[curve]:
+    if s > _HALF_ORDER_BYTES[curve]:
         raise InvalidSignature("signature is not low-S", reason="high_s")
-    der = compact_to_der(r, s)
     verifier = key.verifier
     if isinstance(verifier, coincurve.PublicKey):
-        ok = verifier.verify(der, data)
+        if _parse_compact is not None:
+            # r and s are in range, so parsing cannot fail; low-S was checked above, which is
+            # what libsecp256k1's verify requires too.
+            context = verifier.context.ctx
+            parsed = _new_sig("secp256k1_ecdsa_signature *")
+            ok = bool(
+                _parse_compact(context, parsed, sig)
+                and _secp_verify(context, parsed, _sha256(data).digest(), verifier.public_key)
+            )
+        else:  # pragma: no cover
+            ok = verifier.verify(compact_to_der(int.from_bytes(r, "big"), int.from_bytes(s, "big")), data)
     else:
         try:
-            verifier.verify(der, data, _ECDSA_SHA256)
+            verifier.verify(
+                compact_to_der(int.from_bytes(r, "big"), int.from_bytes(s, "big")), data, _ECDSA_SHA256
+            )
             ok = True
         except _CryptoInvalidSignature:
             ok = False

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
+from relay_core._fastinit import trusted_constructor
 from relay_core.cid import Cid
 from relay_core.errors import InvalidFrame, InvalidSyntax, LimitExceeded
 from relay_core.firehose.frames import Frame, encode_frame
@@ -140,6 +141,9 @@ class LegacyEvent:
     did: str | None
 
 
+_make_repo_op = trusted_constructor(RepoOp)
+_make_commit_event = trusted_constructor(CommitEvent)
+
 Event = CommitEvent | SyncEvent | IdentityEvent | AccountEvent | InfoEvent | LegacyEvent
 
 
@@ -252,7 +256,7 @@ def _op(raw: Any) -> RepoOp:
         raise _bad(f"repoOp {action} must {'not ' if action is OpAction.DELETE else ''}have a cid")
     if action is OpAction.CREATE and prev is not None:
         raise _bad("repoOp create must not have prev")
-    return RepoOp(action=action, path=path, cid=cid, prev=prev)
+    return _make_repo_op(action, path, cid, prev)
 
 
 def _parse_commit(body: dict[str, Any]) -> CommitEvent:
@@ -267,19 +271,21 @@ def _parse_commit(body: dict[str, Any]) -> CommitEvent:
     blobs_raw = body.get("blobs")
     if type(blobs_raw) is not list or not all(type(b) is Cid for b in blobs_raw):
         raise _bad("`blobs` must be an array of CID links")
-    return CommitEvent(
-        seq=_int(body, "seq"),
-        repo=_did(body, "repo"),
-        rev=_tid(_str(body, "rev"), "rev"),
-        since=None if since_raw is None else _tid(since_raw, "since"),
-        commit=_link(body, "commit"),
-        blocks=_blocks(body, MAX_BLOCKS_BYTES),
-        ops=tuple([_op(op) for op in ops_raw]),
-        blobs=tuple(blobs_raw),
-        prev_data=_opt_link(body, "prevData"),
-        time=_time(body),
-        too_big=_bool(body, "tooBig"),
-        rebase=_bool(body, "rebase"),
+    # Positional, in field order (checked by the tests): seq, repo, rev, since, commit, blocks,
+    # ops, blobs, prev_data, time, too_big, rebase.
+    return _make_commit_event(
+        _int(body, "seq"),
+        _did(body, "repo"),
+        _tid(_str(body, "rev"), "rev"),
+        None if since_raw is None else _tid(since_raw, "since"),
+        _link(body, "commit"),
+        _blocks(body, MAX_BLOCKS_BYTES),
+        tuple([_op(op) for op in ops_raw]),
+        tuple(blobs_raw),
+        _opt_link(body, "prevData"),
+        _time(body),
+        _bool(body, "tooBig"),
+        _bool(body, "rebase"),
     )
 
 

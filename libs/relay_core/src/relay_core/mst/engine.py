@@ -132,9 +132,10 @@ def load_root(cid: bytes, source: BlockSource, *, strict: bool = True) -> Node:
     return Node(raw.layer, raw.keys, raw.vals, list(raw.gaps), cid, data, None, raw.canonical)
 
 
-def get(root: Node, key: bytes, source: BlockSource) -> bytes | None:
-    """The value CID stored under `key`, or None if the key is absent."""
-    height = key_height_bytes(key)
+def get(root: Node, key: bytes, source: BlockSource, height: int | None = None) -> bytes | None:
+    """The value CID stored under `key`, or None if the key is absent (`height`: the key's, if known)."""
+    if height is None:
+        height = key_height_bytes(key)
     node: Node | None = root
     while node is not None:
         if node.layer < height:
@@ -188,9 +189,10 @@ def _merge(left: Ref, right: Ref, parent_layer: int, source: BlockSource) -> Ref
     return Node(a.layer, a.keys + b.keys, a.vals + b.vals, [*a.gaps[:-1], seam, *b.gaps[1:]])
 
 
-def insert(root: Node, key: bytes, val: bytes, source: BlockSource) -> Node:
+def insert(root: Node, key: bytes, val: bytes, source: BlockSource, height: int | None = None) -> Node:
     """A new root with `key` set to `val` (inserted, or replaced if present)."""
-    height = key_height_bytes(key)
+    if height is None:
+        height = key_height_bytes(key)
     if not root.keys and root.gaps[0] is None:
         return Node(height, [key], [val], [None, None])
     if height > root.layer:
@@ -231,13 +233,14 @@ def _insert(node: Node, key: bytes, height: int, val: bytes, source: BlockSource
     return Node(node.layer, keys, node.vals, gaps, base=node if node.data is not None else node.base)
 
 
-def delete(root: Node, key: bytes, source: BlockSource) -> Node | None:
+def delete(root: Node, key: bytes, source: BlockSource, height: int | None = None) -> Node | None:
     """A new root without `key`, or None if the key is absent.
 
     The result is not trimmed (it may be an entry-less node over one child) so that further
     operations keep their layer bookkeeping; call `trim` once all operations are applied.
     """
-    height = key_height_bytes(key)
+    if height is None:
+        height = key_height_bytes(key)
     if height > root.layer:
         return None
     new = _delete(root, key, height, source)

@@ -18,6 +18,7 @@ from typing import Protocol
 from relay_core.cid import Cid
 from relay_core.errors import InvalidMst
 from relay_core.mst import engine
+from relay_core.mst.keys import key_height_bytes
 
 __all__ = ["MstOp", "RecordOp", "invert_ops", "invert_ops_raw", "lookup", "lookup_raw", "proof_cids"]
 
@@ -93,13 +94,14 @@ def invert_ops_raw(new_root: bytes, blocks: Mapping[bytes, bytes], ops: Sequence
     source = blocks.get
     root = engine.load_root(new_root, source, strict=False)
     seen: set[bytes] = set()
-    keyed: list[tuple[bytes, RecordOp]] = []
+    keyed: list[tuple[bytes, int, RecordOp]] = []
     for op in ops:
         key = op.path.encode()
         if key in seen:
             raise InvalidMst(f"path {op.path!r} appears twice in one commit", reason="op_mismatch")
         seen.add(key)
-        current = engine.get(root, key, source)
+        height = key_height_bytes(key)
+        current = engine.get(root, key, source, height)
         expected = None if op.cid is None else op.cid.raw
         if current != expected:
             raise InvalidMst(f"op on {op.path!r} does not match the new tree", reason="op_mismatch")
@@ -107,15 +109,15 @@ def invert_ops_raw(new_root: bytes, blocks: Mapping[bytes, bytes], ops: Sequence
             raise InvalidMst(f"update of {op.path!r} does not change it", reason="op_mismatch")
         if op.cid is None and op.prev is None:
             raise InvalidMst(f"delete of {op.path!r} lacks prev", reason="op_mismatch")
-        keyed.append((key, op))
-    for key, op in reversed(keyed):
+        keyed.append((key, height, op))
+    for key, height, op in reversed(keyed):
         if op.prev is None:
-            new = engine.delete(root, key, source)
+            new = engine.delete(root, key, source, height)
             if new is None:  # unreachable: the key was just found
                 raise InvalidMst(f"cannot remove {op.path!r}", reason="op_mismatch")
             root = new
         else:
-            root = engine.insert(root, key, op.prev.raw, source)
+            root = engine.insert(root, key, op.prev.raw, source, height)
     root = engine.trim(root, source)
     return engine.seal(root)
 

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from relay_core._fastinit import trusted_constructor
 from relay_core.errors import InvalidSyntax
 
 __all__ = ["MAX_DATETIME_LENGTH", "Datetime", "parse_datetime"]
@@ -70,6 +71,9 @@ class Datetime:
         return epoch + _dt.timedelta(microseconds=self.epoch_us)
 
 
+_make_datetime = trusted_constructor(Datetime)
+
+
 def parse_datetime(raw: str) -> Datetime:
     """Parse a datetime in the atproto profile and reject impossible calendar values.
 
@@ -94,7 +98,7 @@ def parse_datetime(raw: str) -> Datetime:
         minute, hour = clock % 100, clock // 100
         if days is not None and hour < 24 and minute < 60 and second < 60:
             # UTC ("Z"), so the instant is in range for every year 0000-9999.
-            return Datetime(
+            return _make_datetime(
                 raw, days * _US_PER_DAY + (hour * 3600 + minute * 60 + second) * 1_000_000 + millis * 1000
             )
         # An impossible value: the general path below names it.

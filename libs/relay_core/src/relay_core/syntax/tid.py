@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from relay_core._fastinit import trusted_constructor
 from relay_core.errors import InvalidSyntax
 
 __all__ = ["MAX_CLOCK_ID", "MAX_TIMESTAMP_US", "Tid", "parse_tid", "tid_from_time"]
@@ -53,13 +54,18 @@ class Tid:
         return self.value
 
 
+_make_tid = trusted_constructor(Tid)
+
+
 def parse_tid(raw: str) -> Tid:
     """Check TID syntax (13 chars, base32-sortable, top bit clear).
 
     Raises:
         InvalidSyntax: reason `bad_tid`.
     """
-    return Tid(raw)
+    if _TID_RE.fullmatch(raw) is None:
+        return Tid(raw)  # raises with the message __post_init__ gives
+    return _make_tid(raw)
 
 
 def tid_from_time(timestamp_us: int, clock_id: int = 0) -> Tid:
