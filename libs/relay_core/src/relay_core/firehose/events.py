@@ -31,10 +31,10 @@ from relay_core.firehose.limits import (
     MAX_SYNC_BLOCKS_BYTES,
 )
 from relay_core.syntax.datetime import Datetime, parse_datetime
-from relay_core.syntax.did import Did, parse_did
+from relay_core.syntax.did import DID_PLAIN_PATTERN, MAX_DID_LENGTH, Did, parse_did
 from relay_core.syntax.nsid import MAX_NSID_LENGTH, NSID_PATTERN, parse_nsid
 from relay_core.syntax.record_key import RECORD_KEY_PATTERN, parse_record_key
-from relay_core.syntax.tid import Tid, parse_tid
+from relay_core.syntax.tid import TID_PATTERN, Tid, parse_tid
 
 __all__ = [
     "LEGACY_EVENT_TYPES",
@@ -63,6 +63,8 @@ class OpAction(StrEnum):
 
 _ACTIONS: Final = {action.value: action for action in OpAction}
 _OP_PATH_RE: Final = re.compile(NSID_PATTERN + "/" + RECORD_KEY_PATTERN)
+_OP_PATH_FULLMATCH: Final = _OP_PATH_RE.fullmatch
+_MISSING: Final = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,9 @@ class LegacyEvent:
 
 
 _make_repo_op = trusted_constructor(RepoOp)
+_make_tid = trusted_constructor(Tid)
+_TID_FULLMATCH = TID_PATTERN.fullmatch
+_DID_PLAIN_FULLMATCH = DID_PLAIN_PATTERN.fullmatch
 _make_commit_event = trusted_constructor(CommitEvent)
 
 Event = CommitEvent | SyncEvent | IdentityEvent | AccountEvent | InfoEvent | LegacyEvent
@@ -224,6 +229,32 @@ def _tid(value: str, key: str) -> Tid:
 
 
 def _op(raw: Any) -> RepoOp:
+    # Fast path for a well-formed op; anything else gets `_op_checked`'s ordered checks/errors.
+    if type(raw) is dict:
+        action_raw, path, prev = raw.get("action"), raw.get("path"), raw.get("prev")
+        cid = raw.get("cid", _MISSING)
+        if (
+            type(action_raw) is str
+            and (action := _ACTIONS.get(action_raw)) is not None
+            and type(path) is str
+            and len(path) <= MAX_OP_PATH_LENGTH
+            and _OP_PATH_FULLMATCH(path) is not None
+            and path.index("/") <= MAX_NSID_LENGTH
+            and not path.endswith(("/.", "/.."))
+            and (prev is None or type(prev) is Cid)
+            and (
+                (cid is None and action is OpAction.DELETE)
+                or (
+                    type(cid) is Cid
+                    and (action is OpAction.UPDATE or (action is OpAction.CREATE and prev is None))
+                )
+            )
+        ):
+            return _make_repo_op(action, path, cid, prev)
+    return _op_checked(raw)
+
+
+def _op_checked(raw: Any) -> RepoOp:
     if type(raw) is not dict:
         raise _bad("repoOp must be a map")
     action_raw = _str(raw, "action")
@@ -260,6 +291,50 @@ def _op(raw: Any) -> RepoOp:
 
 
 def _parse_commit(body: dict[str, Any]) -> CommitEvent:
+    # Fast path: the same checks as `_parse_commit_checked`, inlined for the usual shape; any
+    # miss goes there, which re-checks everything in order and raises the precise error.
+    get = body.get
+    seq, repo, rev, since, commit = get("seq"), get("repo"), get("rev"), get("since"), get("commit")
+    blocks, ops_raw, blobs, prev_data = get("blocks"), get("ops"), get("blobs"), get("prevData")
+    too_big, rebase = get("tooBig"), get("rebase")
+    if (
+        type(seq) is int
+        and seq >= 0
+        and type(repo) is str
+        and len(repo) <= MAX_DID_LENGTH
+        and _DID_PLAIN_FULLMATCH(repo) is not None
+        and type(rev) is str
+        and _TID_FULLMATCH(rev) is not None
+        and (type(since) is str and _TID_FULLMATCH(since) is not None or (since is None and "since" in body))
+        and type(commit) is Cid
+        and type(blocks) is bytes
+        and len(blocks) <= MAX_BLOCKS_BYTES
+        and type(ops_raw) is list
+        and len(ops_raw) <= MAX_COMMIT_OPS
+        and type(blobs) is list
+        and (prev_data is None or type(prev_data) is Cid)
+        and type(too_big) is bool
+        and type(rebase) is bool
+        and all(type(b) is Cid for b in blobs)
+    ):
+        return _make_commit_event(
+            seq,
+            repo,
+            _make_tid(rev),
+            None if since is None else _make_tid(since),
+            commit,
+            blocks,
+            tuple([_op(op) for op in ops_raw]),
+            tuple(blobs),
+            prev_data,
+            _time(body),
+            too_big,
+            rebase,
+        )
+    return _parse_commit_checked(body)
+
+
+def _parse_commit_checked(body: dict[str, Any]) -> CommitEvent:
     if "since" not in body:
         raise _bad("`since` is required (nullable)")
     since_raw = _opt_str(body, "since")

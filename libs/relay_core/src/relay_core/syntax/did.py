@@ -15,7 +15,7 @@ percent-escapes, and returns everything else unchanged.
 from __future__ import annotations
 
 import re
-from typing import NewType
+from typing import Final, NewType
 
 from relay_core.errors import InvalidSyntax
 
@@ -37,6 +37,8 @@ MAX_DID_LENGTH = 2048
 # A `%` must introduce a two-digit hex escape, and the identifier cannot end with `:` or `%`.
 # Almost no real DID has a `%`, so a simpler pattern without the escape alternation runs first.
 _DID_PLAIN_RE = re.compile(r"did:[a-z]+:[a-zA-Z0-9._:-]*[a-zA-Z0-9._-]")
+DID_PLAIN_PATTERN: Final = _DID_PLAIN_RE
+"""A full match (with the length limit) is a valid DID; a miss may still be one (`%` escapes)."""
 _DID_RE = re.compile(r"did:[a-z]+:(?:[a-zA-Z0-9._:-]|%[0-9a-fA-F]{2})*(?:[a-zA-Z0-9._-]|%[0-9a-fA-F]{2})")
 _PLC_RE = re.compile(r"did:plc:[a-z2-7]{24}")
 # did:web in atproto is hostname-only (no paths). A port (`%3A1234`) is allowed for localhost only,

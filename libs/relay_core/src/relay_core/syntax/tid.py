@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from relay_core._fastinit import trusted_constructor
 from relay_core.errors import InvalidSyntax
@@ -19,6 +20,8 @@ _ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 # Maps base32-sortable digits to the digits `int(x, 32)` understands, so decoding runs in C.
 _TO_INT32 = str.maketrans(_ALPHABET, "0123456789abcdefghijklmnopqrstuv")
 _TID_RE = re.compile(r"[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}")
+TID_PATTERN: Final = _TID_RE
+"""A full match is exactly what `Tid` accepts."""
 
 MAX_TIMESTAMP_US = (1 << 53) - 1
 MAX_CLOCK_ID = (1 << 10) - 1
