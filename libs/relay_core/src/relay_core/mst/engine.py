@@ -20,7 +20,7 @@ from typing import Union
 
 from relay_core.errors import InvalidMst
 from relay_core.mst.keys import key_height_bytes
-from relay_core.mst.node import CID_PREFIX, decode_node_raw, encode_node_raw
+from relay_core.mst.node import CID_PREFIX, decode_node_fields, encode_node_raw
 
 __all__ = [
     "BlockSource",
@@ -95,16 +95,16 @@ def _load_block(cid: bytes, layer: int, source: BlockSource) -> Node:
     data = source(cid)
     if data is None:
         raise _incomplete("walk the tree")
-    raw = decode_node_raw(data, strict=False)
-    if raw.layer is None:
-        if raw.gaps[0] is None:
+    keys, vals, gaps, found, canonical = decode_node_fields(data, False)
+    if found is None:
+        if gaps[0] is None:
             raise InvalidMst("empty MST node below the root", reason="bad_node")
-    elif raw.layer != layer:
-        raise InvalidMst(f"MST node at layer {raw.layer} where {layer} belongs", reason="bad_node")
-    if layer < 0 or (layer == 0 and any(g is not None for g in raw.gaps)):
+    elif found != layer:
+        raise InvalidMst(f"MST node at layer {found} where {layer} belongs", reason="bad_node")
+    if layer < 0 or (layer == 0 and any(g is not None for g in gaps)):
         raise InvalidMst("MST subtree below layer 0", reason="bad_node")
-    gaps: list[Ref] = list(raw.gaps)
-    return Node(layer, raw.keys, raw.vals, gaps, cid, data, None, raw.canonical)
+    # The lists are fresh from the decoder and owned by this node from here on.
+    return Node(layer, keys, vals, gaps, cid, data, None, canonical)  # type: ignore[arg-type]
 
 
 def empty_root() -> Node:
@@ -122,14 +122,14 @@ def load_root(cid: bytes, source: BlockSource, *, strict: bool = True) -> Node:
     data = source(cid)
     if data is None:
         raise _incomplete("read the root")
-    raw = decode_node_raw(data, strict=strict)
-    if raw.layer is None:
-        if raw.gaps[0] is not None:
+    keys, vals, gaps, layer, canonical = decode_node_fields(data, strict)
+    if layer is None:
+        if gaps[0] is not None:
             raise InvalidMst("MST root has no entries but a subtree", reason="bad_node")
         return Node(0, [], [], [None], cid, data)
-    if raw.layer == 0 and any(g is not None for g in raw.gaps):
+    if layer == 0 and any(g is not None for g in gaps):
         raise InvalidMst("MST subtree below layer 0", reason="bad_node")
-    return Node(raw.layer, raw.keys, raw.vals, list(raw.gaps), cid, data, None, raw.canonical)
+    return Node(layer, keys, vals, gaps, cid, data, None, canonical)  # type: ignore[arg-type]
 
 
 def get(root: Node, key: bytes, source: BlockSource, height: int | None = None) -> bytes | None:

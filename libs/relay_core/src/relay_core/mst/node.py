@@ -40,6 +40,7 @@ __all__ = [
     "NodeEntry",
     "RawNode",
     "decode_node",
+    "decode_node_fields",
     "decode_node_raw",
     "encode_node",
     "encode_node_raw",
@@ -121,7 +122,16 @@ def _check_links(records: list[bytes], subtrees: list[bytes]) -> None:
 
 
 def decode_node_raw(data: bytes, *, strict: bool = True) -> RawNode:
-    """Decode and validate one node.
+    """Decode and validate one node (see `decode_node_fields` for the checks)."""
+    return RawNode._make(decode_node_fields(data, strict))
+
+
+def decode_node_fields(
+    data: bytes, strict: bool = True
+) -> tuple[list[bytes], list[bytes], list[bytes | None], int | None, bool]:
+    """`decode_node_raw` as a plain tuple of fresh lists (the engine's hot path skips `RawNode`).
+
+    Decode and validate one node.
 
     Always checks: canonical DAG-CBOR with exactly the node schema, links are blessed CIDs
     (dag-cbor for subtrees), keys strictly increasing and shaped ``collection/rkey``, no prefix
@@ -157,7 +167,7 @@ def decode_node_raw(data: bytes, *, strict: bool = True) -> RawNode:
     if not n:
         if left is not None:
             _check_links([], [left])
-        return RawNode([], [], [left], None)
+        return [], [], [left], None, True
     keys: list[bytes] = []
     vals: list[bytes] = []
     gaps: list[bytes | None] = [left]
@@ -214,7 +224,7 @@ def decode_node_raw(data: bytes, *, strict: bool = True) -> RawNode:
             raise _bad("prefix length is not the full common prefix")
     elif too_long:
         raise _bad("prefix longer than the previous key")
-    return RawNode(keys, vals, gaps, layer, canonical)
+    return keys, vals, gaps, layer, canonical
 
 
 @dataclass(frozen=True, slots=True)
