@@ -10,9 +10,8 @@ from relay_core.firehose.events import (
     InfoEvent,
     LegacyEvent,
     SyncEvent,
-    parse_event,
+    decode_event as decode_frame_event,
 )
-from relay_core.firehose.frames import decode_frame
 
 from relay_validator.drop_reason import DropReason, reason_of
 from relay_validator.verdict import Drop
@@ -30,7 +29,7 @@ def decode_event(frame: bytes) -> RelayedEvent | Drop:
     garbage. Size limits (`blocks`, `ops`, whole frame) are enforced here, before any hashing.
     """
     try:
-        event = parse_event(decode_frame(frame))
+        event = decode_frame_event(frame)
     except RelayError as exc:
         return Drop(reason_of(exc), str(exc))
     if isinstance(event, LegacyEvent):

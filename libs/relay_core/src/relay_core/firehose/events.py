@@ -21,12 +21,14 @@ from enum import StrEnum
 from typing import Any, Final
 
 from relay_core._fastinit import trusted_constructor
+from relay_core.cbor import _BLESSED_PREFIXES, _CID_LEADS, _Ambiguous, _ipld_decode_multi, _ipld_encode, _lift
 from relay_core.cid import Cid
 from relay_core.errors import InvalidFrame, InvalidSyntax, LimitExceeded
-from relay_core.firehose.frames import Frame, encode_frame
+from relay_core.firehose.frames import Frame, decode_frame, encode_frame, frame_from_objects
 from relay_core.firehose.limits import (
     MAX_BLOCKS_BYTES,
     MAX_COMMIT_OPS,
+    MAX_FRAME_BYTES,
     MAX_OP_PATH_LENGTH,
     MAX_SYNC_BLOCKS_BYTES,
 )
@@ -41,6 +43,7 @@ __all__ = [
     "AccountEvent",
     "CommitEvent",
     "Event",
+    "decode_event",
     "IdentityEvent",
     "InfoEvent",
     "LegacyEvent",
@@ -148,6 +151,7 @@ _make_tid = trusted_constructor(Tid)
 _TID_FULLMATCH = TID_PATTERN.fullmatch
 _DID_PLAIN_FULLMATCH = DID_PLAIN_PATTERN.fullmatch
 _make_commit_event = trusted_constructor(CommitEvent)
+_new_cid = Cid._trusted
 
 Event = CommitEvent | SyncEvent | IdentityEvent | AccountEvent | InfoEvent | LegacyEvent
 
@@ -427,6 +431,140 @@ def parse_event(frame: Frame) -> Event:
     if t in LEGACY_EVENT_TYPES:
         return _parse_legacy(t, frame.body)
     raise InvalidFrame(f"unknown event type {t[:64]!r}", reason="unknown_event_type")
+
+
+def decode_event(data: bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> Event:
+    """`parse_event(decode_frame(data, max_bytes=max_bytes))` in one step: same result, same errors.
+
+    A well-formed `#commit` is parsed straight from libipld's output (links still as raw CID
+    bytes) without building a `Frame` body of `Cid` objects first; any other frame, and any
+    `#commit` the fast path does not accept outright, takes the two-step path.
+
+    Raises:
+        As `decode_frame` and `parse_event`.
+    """
+    if len(data) <= max_bytes:
+        try:
+            objs = _ipld_decode_multi(data)
+            # Canonical iff re-encoding gives the input back (see `relay_core.cbor`).
+            canonical = b"".join([_ipld_encode(o) for o in objs]) == data
+        except (ValueError, RecursionError, OverflowError):
+            canonical = False
+        if canonical:
+            if len(objs) == 2:
+                header, body = objs
+                if (
+                    type(header) is dict
+                    and type(body) is dict
+                    and len(header) == 2
+                    and header.get("t") == "#commit"
+                    and type(op := header.get("op")) is int
+                    and op == 1
+                ):
+                    event = _commit_from_ipld(body)
+                    if event is not None:
+                        return event
+            # What `decode_dag_cbor_multi` does after its round trip, without decoding again.
+            try:
+                lifted = [_lift(o) for o in objs]
+            except _Ambiguous:
+                pass
+            else:
+                return parse_event(frame_from_objects(lifted))
+    return parse_event(decode_frame(data, max_bytes=max_bytes))
+
+
+def _blessed(value: Any) -> bool:
+    # What `relay_core.cbor` lifts to a `Cid` without falling back to the exact decoder.
+    return type(value) is bytes and len(value) == 36 and value[:4] in _BLESSED_PREFIXES
+
+
+def _commit_from_ipld(body: dict[str, Any]) -> CommitEvent | None:
+    """A `#commit` from an unlifted, round-tripped body, or None unless the body is exactly the
+    usual shape (known keys only, every link a blessed CID, every check of `_parse_commit`'s
+    fast path passing), in which case lifting then `_parse_commit` give the same event."""
+    get = body.get
+    seq, repo, rev, since, commit = get("seq"), get("repo"), get("rev"), get("since"), get("commit")
+    blocks, ops_raw, blobs, prev_data = get("blocks"), get("ops"), get("blobs"), get("prevData")
+    too_big, rebase = get("tooBig"), get("rebase")
+    if not (
+        len(body) == (12 if "prevData" in body else 11)
+        and type(seq) is int
+        and seq >= 0
+        and type(repo) is str
+        and len(repo) <= MAX_DID_LENGTH
+        and _DID_PLAIN_FULLMATCH(repo) is not None
+        and type(rev) is str
+        and _TID_FULLMATCH(rev) is not None
+        and (type(since) is str and _TID_FULLMATCH(since) is not None or (since is None and "since" in body))
+        and type(commit) is bytes
+        and len(commit) == 36
+        and commit[:4] in _BLESSED_PREFIXES
+        and type(blocks) is bytes
+        and len(blocks) <= MAX_BLOCKS_BYTES
+        and (not blocks or blocks[0] not in _CID_LEADS)
+        and type(ops_raw) is list
+        and len(ops_raw) <= MAX_COMMIT_OPS
+        and type(blobs) is list
+        and (prev_data is None or _blessed(prev_data))
+        and type(too_big) is bool
+        and type(rebase) is bool
+        and all([_blessed(b) for b in blobs])
+    ):
+        return None
+    ops: list[RepoOp] = []
+    for raw in ops_raw:
+        if type(raw) is not dict:
+            return None
+        action_raw, path, prev = raw.get("action"), raw.get("path"), raw.get("prev")
+        cid = raw.get("cid", _MISSING)
+        if not (
+            len(raw) == (4 if "prev" in raw else 3)
+            and type(action_raw) is str
+            and (action := _ACTIONS.get(action_raw)) is not None
+            and type(path) is str
+            and len(path) <= MAX_OP_PATH_LENGTH
+            and _OP_PATH_FULLMATCH(path) is not None
+            and path.index("/") <= MAX_NSID_LENGTH
+            and not path.endswith(("/.", "/.."))
+            and (prev is None or _blessed(prev))
+            and (
+                (cid is None and action is OpAction.DELETE)
+                or (
+                    _blessed(cid)
+                    and (action is OpAction.UPDATE or (action is OpAction.CREATE and prev is None))
+                )
+            )
+        ):
+            return None
+        ops.append(
+            _make_repo_op(
+                action,
+                path,
+                None if cid is None else _new_cid(cid),
+                None if prev is None else _new_cid(prev),
+            )
+        )
+    try:
+        when = parse_datetime(raw_time) if type(raw_time := get("time")) is str else None
+    except InvalidSyntax:
+        return None
+    if when is None:
+        return None
+    return _make_commit_event(
+        seq,
+        repo,
+        _make_tid(rev),
+        None if since is None else _make_tid(since),
+        _new_cid(commit),
+        blocks,
+        tuple(ops),
+        tuple([_new_cid(b) for b in blobs]),
+        None if prev_data is None else _new_cid(prev_data),
+        when,
+        too_big,
+        rebase,
+    )
 
 
 def event_body(event: Event) -> tuple[str, dict[str, Any]]:

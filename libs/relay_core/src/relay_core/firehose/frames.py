@@ -20,6 +20,7 @@ __all__ = [
     "decode_frame",
     "encode_error_frame",
     "encode_frame",
+    "frame_from_objects",
 ]
 
 OP_MESSAGE: Final = 1
@@ -66,6 +67,11 @@ def decode_frame(data: bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> Frame:
         objs = decode_dag_cbor_multi(data)
     except InvalidData as exc:
         raise InvalidFrame(f"frame is not DAG-CBOR: {exc}", reason="bad_frame_cbor") from exc
+    return frame_from_objects(objs)
+
+
+def frame_from_objects(objs: list[Any]) -> Frame:
+    """`decode_frame`'s shape and header checks on already decoded (and lifted) objects."""
     if len(objs) != 2:
         raise InvalidFrame(
             f"frame has {len(objs)} objects, expected header and body", reason="bad_frame_shape"
