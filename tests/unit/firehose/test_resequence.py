@@ -7,7 +7,7 @@ from relay_core.builders import AccountBuilder
 from relay_core.cbor import encode_dag_cbor
 from relay_core.errors import InvalidFrame
 from relay_core.firehose.frames import decode_frame, encode_error_frame, encode_frame
-from relay_firehose.resequence import cbor_uint_length, resequence_frame
+from relay_firehose.resequence import cbor_uint_length, encode_cbor_uint, resequence_frame
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +70,26 @@ def test_uint_lengths() -> None:
     ]
     for v in (0, 23, 24, 255, 256, 65535, 65536, 2**32 - 1, 2**32):
         assert len(encode_dag_cbor(v)) == cbor_uint_length(v)
+
+
+def test_key_bytes_elsewhere_in_the_frame_take_the_decoding_path(account: AccountBuilder) -> None:
+    # A record whose text holds the key's bytes: "seq" occurs twice, so no splice is attempted.
+    built = account.commit([account.post("seq")])
+    frame = encode_frame("#commit", built.body)
+    assert frame.count(b"\x63seq") == 2
+    for new_seq in (1, 300, 2**40):
+        assert resequence_frame(frame, new_seq) == encode_frame("#commit", dict(built.body, seq=new_seq))
+
+
+@pytest.mark.parametrize("old_seq", [0, 23, 24, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**62])
+def test_splice_replaces_every_integer_width(account: AccountBuilder, old_seq: int) -> None:
+    body = dict(account.identity_body(), seq=old_seq)
+    frame = encode_frame("#identity", body)
+    assert frame.count(b"\x63seq") == 1
+    for new_seq in (0, 24, 70000, 2**33):
+        assert resequence_frame(frame, new_seq) == encode_frame("#identity", dict(body, seq=new_seq))
+
+
+def test_encode_cbor_uint_matches_the_codec() -> None:
+    for v in (0, 23, 24, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**64 - 1):
+        assert encode_cbor_uint(v) == encode_dag_cbor(v)
