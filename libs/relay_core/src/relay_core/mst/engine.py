@@ -30,11 +30,13 @@ __all__ = [
     "cover",
     "delete",
     "empty_root",
+    "find",
     "get",
     "insert",
     "load",
     "load_root",
     "mapping_source",
+    "replace_at",
     "seal",
     "trim",
     "walk",
@@ -147,6 +149,61 @@ def get(root: Node, key: bytes, source: BlockSource, height: int | None = None) 
             return None
         node = load(node, i, source)
     return None
+
+
+def find(
+    root: Node, key: bytes, source: BlockSource, height: int
+) -> tuple[list[tuple[Node, int]], Node, int] | None:
+    """Where `key` sits: the `(node, child index)` steps from `root` down, the node holding it
+    and its index there; None if absent. Loads exactly the nodes `get` loads, in the same order,
+    so it fails the same way; `replace_at` then rebuilds the path as `delete`/`insert` would."""
+    if root.layer < height:
+        return None
+    steps: list[tuple[Node, int]] = []
+    node = root
+    while True:
+        keys = node.keys
+        i = bisect_left(keys, key)
+        if node.layer == height:
+            if i < len(keys) and keys[i] == key:
+                return steps, node, i
+            return None
+        child = load(node, i, source)
+        if child is None:
+            return None
+        steps.append((node, i))
+        node = child
+
+
+def replace_at(
+    steps: list[tuple[Node, int]], node: Node, i: int, val: bytes | None, source: BlockSource
+) -> Node:
+    """A new root for a key `find` located: its value set to `val` (as `insert` does for a
+    present key) or, when `val` is None, the key removed (as `delete` does, untrimmed)."""
+    if val is None:
+        keys, gaps = node.keys, node.gaps
+        seam = _merge(gaps[i], gaps[i + 1], node.layer, source)
+        new = Node(
+            node.layer,
+            [*keys[:i], *keys[i + 1 :]],
+            [*node.vals[:i], *node.vals[i + 1 :]],
+            [*gaps[:i], seam, *gaps[i + 2 :]],
+        )
+    else:
+        vals = node.vals.copy()
+        vals[i] = val
+        new = Node(node.layer, node.keys, vals, node.gaps)
+    for parent, j in reversed(steps):
+        gaps = parent.gaps.copy()
+        gaps[j] = new if new.keys or new.gaps[0] is not None else None
+        new = Node(
+            parent.layer,
+            parent.keys,
+            parent.vals,
+            gaps,
+            base=parent if parent.data is not None else parent.base,
+        )
+    return new if new.keys or new.gaps[0] is not None else empty_root()
 
 
 def _make(layer: int, keys: list[bytes], vals: list[bytes], gaps: list[Ref]) -> Node | None:

@@ -95,12 +95,23 @@ def invert_ops_raw(new_root: bytes, blocks: Mapping[bytes, bytes], ops: Sequence
     root = engine.load_root(new_root, source, strict=False)
     seen: set[bytes] = set()
     keyed: list[tuple[bytes, int, RecordOp]] = []
-    for op in ops:
+    last = len(ops) - 1
+    for n, op in enumerate(ops):
         key = op.path.encode()
         if key in seen:
             raise InvalidMst(f"path {op.path!r} appears twice in one commit", reason="op_mismatch")
         seen.add(key)
         height = key_height_bytes(key)
+        if n == last and op.cid is not None:
+            # The last op's check is immediately followed by its undo (the first one the loop
+            # below does), so a create/update is looked up and undone in one walk down.
+            spot = engine.find(root, key, source, height)
+            if spot is None or spot[1].vals[spot[2]] != op.cid.raw:
+                raise InvalidMst(f"op on {op.path!r} does not match the new tree", reason="op_mismatch")
+            if op.prev is not None and op.cid == op.prev:
+                raise InvalidMst(f"update of {op.path!r} does not change it", reason="op_mismatch")
+            root = engine.replace_at(*spot, None if op.prev is None else op.prev.raw, source)
+            break
         current = engine.get(root, key, source, height)
         expected = None if op.cid is None else op.cid.raw
         if current != expected:
