@@ -21,7 +21,15 @@ from enum import StrEnum
 from typing import Any, Final
 
 from relay_core._fastinit import trusted_constructor
-from relay_core.cbor import _BLESSED_PREFIXES, _CID_LEADS, _Ambiguous, _ipld_decode_multi, _ipld_encode, _lift
+from relay_core.cbor import (
+    _BLESSED_PREFIXES,
+    _CID_LEADS,
+    _Ambiguous,
+    _ipld_decode,
+    _ipld_decode_multi,
+    _ipld_encode,
+    _lift,
+)
 from relay_core.cid import Cid
 from relay_core.errors import InvalidFrame, InvalidSyntax, LimitExceeded
 from relay_core.firehose.frames import Frame, decode_frame, encode_frame, frame_from_objects
@@ -152,6 +160,8 @@ _TID_FULLMATCH = TID_PATTERN.fullmatch
 _DID_PLAIN_FULLMATCH = DID_PLAIN_PATTERN.fullmatch
 _make_commit_event = trusted_constructor(CommitEvent)
 _new_cid = Cid._trusted
+_COMMIT_HEADER: Final = _ipld_encode({"op": 1, "t": "#commit"})
+_COMMIT_HEADER_LEN: Final = len(_COMMIT_HEADER)
 
 Event = CommitEvent | SyncEvent | IdentityEvent | AccountEvent | InfoEvent | LegacyEvent
 
@@ -437,13 +447,27 @@ def decode_event(data: bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> Event:
     """`parse_event(decode_frame(data, max_bytes=max_bytes))` in one step: same result, same errors.
 
     A well-formed `#commit` is parsed straight from libipld's output (links still as raw CID
-    bytes) without building a `Frame` body of `Cid` objects first; any other frame, and any
-    `#commit` the fast path does not accept outright, takes the two-step path.
+    bytes) without building a `Frame` body of `Cid` objects first. Other frames, and any
+    `#commit` the fast path does not accept outright, are lifted and parsed as `decode_frame`
+    would (without decoding again), or, failing that, go through the two steps themselves.
 
     Raises:
         As `decode_frame` and `parse_event`.
     """
     if len(data) <= max_bytes:
+        if data.startswith(_COMMIT_HEADER):
+            # The canonical `{op: 1, t: "#commit"}` header: decode and round-trip the body alone
+            # (libipld refuses trailing bytes, so this is exactly the two-object case).
+            try:
+                raw_body = data[_COMMIT_HEADER_LEN:]
+                body = _ipld_decode(raw_body)
+                event = (
+                    _commit_from_ipld(body) if type(body) is dict and _ipld_encode(body) == raw_body else None
+                )
+            except (ValueError, RecursionError, OverflowError):
+                event = None
+            if event is not None:
+                return event
         try:
             objs = _ipld_decode_multi(data)
             # Canonical iff re-encoding gives the input back (see `relay_core.cbor`).
@@ -451,20 +475,8 @@ def decode_event(data: bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> Event:
         except (ValueError, RecursionError, OverflowError):
             canonical = False
         if canonical:
-            if len(objs) == 2:
-                header, body = objs
-                if (
-                    type(header) is dict
-                    and type(body) is dict
-                    and len(header) == 2
-                    and header.get("t") == "#commit"
-                    and type(op := header.get("op")) is int
-                    and op == 1
-                ):
-                    event = _commit_from_ipld(body)
-                    if event is not None:
-                        return event
-            # What `decode_dag_cbor_multi` does after its round trip, without decoding again.
+            # What `decode_dag_cbor_multi` does after its round trip, without decoding again (a
+            # canonical `#commit` header is exactly `_COMMIT_HEADER`, tried above).
             try:
                 lifted = [_lift(o) for o in objs]
             except _Ambiguous:
