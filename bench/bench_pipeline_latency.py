@@ -1,0 +1,277 @@
+"""PDS → consumer latency through the whole relay, fed by netsim on loopback.
+
+The relay runs as `./dev up` runs it (``python -m relay_devstack up`` in a temp state dir and a free
+port range, pointed at netsim's PLC directory); netsim's hosts (one child process) are added with
+``requestCrawl`` on the router origin and the bench waits until the slurper follows each of them
+live. Then netsim emits at ``--rate`` for ``--seconds``, and a WebSocket consumer on the router's
+``subscribeRepos`` records, per frame, receive time − the body's ``time`` (set by netsim when it
+emits, millisecond precision). Reported: p50/p95/p99/max, frames received against the ledger's
+``ok`` lines, and CPU per process of the stack over the emission window (psutil).
+
+    uv run --frozen python bench/bench_pipeline_latency.py [--hosts 20] [--rate 1000] [--seconds 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime
+from multiprocessing.connection import Connection as Pipe
+from pathlib import Path
+
+import grpc
+import httpx
+import psutil
+import websockets
+from relay_core.firehose.frames import decode_frame
+from relay_devstack.stack import SERVICE_NAMES, service_ports
+from relay_proto.slurper.v1 import slurper_pb2, slurper_pb2_grpc
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tools.netsim.cli import HttpUpdater  # noqa: E402
+from tools.netsim.group import HostGroup  # noqa: E402
+from tools.netsim.plc_directory import PlcDirectory, running_plc_directory  # noqa: E402
+from tools.netsim.workload import Workload  # noqa: E402
+
+BASE_PORTS = (4222, 8222, 2470) + tuple(
+    port
+    for name in SERVICE_NAMES
+    for port in (lambda p: (p.grpc, p.ops) + ((p.http,) if p.http else ()))(service_ports(name))
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_offset() -> int:
+    for step in range(145):
+        offset = 1_000 + ((os.getpid() % 145) * 100 + step * 100) % 14_500
+        if all(port_is_free(port + offset) for port in BASE_PORTS):
+            return offset
+    raise RuntimeError("no free port range for a relay stack")
+
+
+# ---- netsim child ---------------------------------------------------------------------------
+
+
+def netsim_child(hosts: int, accounts: int, rate: float, seconds: float, ledger: str, pipe: Pipe) -> None:
+    asyncio.run(_netsim(hosts, accounts, rate, seconds, Path(ledger), pipe))
+
+
+async def _netsim(hosts: int, accounts: int, rate: float, seconds: float, ledger: Path, pipe: Pipe) -> None:
+    with ledger.open("w") as ledger_out:
+        group = HostGroup(range(hosts), hosts, seed="bench", ledger_out=ledger_out, keep_ledger=False)
+        await group.start()
+        endpoints = [f"http://localhost:{port}" for _, port in sorted(group.ports.items())]
+        directory = PlcDirectory("bench", endpoints)
+        dids = directory.add_accounts(hosts * accounts)
+        group.add_accounts(dids)
+        async with running_plc_directory(directory) as plc_url:
+            pipe.send((plc_url, endpoints))
+            await asyncio.to_thread(pipe.recv)  # go
+            async with httpx.AsyncClient(timeout=10) as client:
+                workload = Workload(
+                    group, HttpUpdater(client, plc_url), rate=rate, broken_ratio=0.0, seed="b"
+                )
+                result = await workload.run(seconds)
+            await asyncio.to_thread(pipe.recv)  # stop
+        await group.stop()
+    pipe.send((result.events, result.elapsed_seconds, result.cpu_seconds))
+
+
+# ---- the relay ------------------------------------------------------------------------------
+
+
+def devstack(args: list[str], env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "relay_devstack", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"devstack {args[0]} failed:\n{result.stdout}\n{result.stderr}")
+
+
+def wait_ready(offset: int, timeout_seconds: float = 90.0) -> None:
+    pending = set(SERVICE_NAMES)
+    deadline = time.monotonic() + timeout_seconds
+    while pending and time.monotonic() < deadline:
+        for name in sorted(pending):
+            try:
+                url = f"http://127.0.0.1:{service_ports(name, offset).ops}/readyz"
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        pending.discard(name)
+            except (urllib.error.URLError, OSError):
+                pass
+        time.sleep(0.25)
+    if pending:
+        raise RuntimeError(f"not ready: {sorted(pending)}")
+
+
+async def crawl_all(origin: str, offset: int, endpoints: list[str]) -> None:
+    hostnames = {e.removeprefix("http://") for e in endpoints}
+    async with httpx.AsyncClient(base_url=origin, timeout=10) as client:
+        for hostname in sorted(hostnames):
+            response = await client.post("/xrpc/com.atproto.sync.requestCrawl", json={"hostname": hostname})
+            response.raise_for_status()
+    address = f"127.0.0.1:{service_ports('slurper', offset).grpc}"
+    deadline = time.monotonic() + 60
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = slurper_pb2_grpc.SlurperServiceStub(channel)
+        while time.monotonic() < deadline:
+            listed = await stub.ListConnections(slurper_pb2.ListConnectionsRequest(), timeout=5)
+            if hostnames <= {c.hostname for c in listed.connections if c.connected}:
+                return
+            await asyncio.sleep(0.2)
+    raise RuntimeError("the slurper did not connect to every host")
+
+
+def stack_processes(state_dir: Path) -> dict[str, psutil.Process]:
+    stack = json.loads((state_dir / "stack.json").read_text())
+    out = {s["name"]: psutil.Process(s["pid"]) for s in stack["services"]}
+    for child in psutil.Process(stack["supervisor_pid"]).children(recursive=True):
+        name = child.name()
+        if "nats" in name:
+            out.setdefault("nats-server", child)
+        elif "postgres" in name or "postgres" in " ".join(child.cmdline()[:1]):
+            out[f"postgres:{child.pid}"] = child
+    return out
+
+
+def cpu_seconds(procs: dict[str, psutil.Process]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, proc in procs.items():
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        key = "postgres" if name.startswith("postgres:") else name
+        out[key] = out.get(key, 0.0) + times.user + times.system
+    return out
+
+
+# ---- consumer -------------------------------------------------------------------------------
+
+
+async def consume(url: str, latencies: list[float], counts: dict[str, int], stop: asyncio.Event) -> None:
+    async with websockets.connect(url, max_size=None, ping_interval=None) as ws:
+        while not stop.is_set():
+            try:
+                async with asyncio.timeout(0.5):
+                    message = await ws.recv()
+            except TimeoutError:
+                continue
+            now = time.time()
+            assert isinstance(message, bytes)
+            frame = decode_frame(message)
+            kind = frame.type or "error"
+            counts[kind] = counts.get(kind, 0) + 1
+            stamp = frame.body.get("time")
+            if isinstance(stamp, str):
+                latencies.append(now - datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
+
+
+async def main(args: argparse.Namespace) -> None:
+    root = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    ledger = root / "ledger.jsonl"
+    parent, child = mp.Pipe()
+    sim = mp.get_context("spawn").Process(
+        target=netsim_child,
+        args=(args.hosts, args.accounts_per_host, args.rate, args.seconds, str(ledger), child),
+    )
+    sim.start()
+    loop = asyncio.get_running_loop()
+    plc_url, endpoints = await loop.run_in_executor(None, parent.recv)
+    offset = free_offset()
+    env = {
+        **os.environ,
+        "RELAY_RESOLVER_PLC_URL": plc_url,
+        "RELAY_SLURPER_UPSTREAM_RELAY": "off",
+        "RELAY_VALIDATOR_DEFAULT_ACCOUNT_LIMIT": "1000000",
+        "RELAY_SLURPER_DEFAULT_ACCOUNT_LIMIT": "1000000",
+        "RELAY_ADMIN_TOKENS": "bench-admin-token-0123456789",
+        "LOG_LEVEL": "WARNING",
+    }
+    state_dir = root / "stack"
+    devstack(["up", "--state-dir", str(state_dir), "--port-offset", str(offset)], env)
+    try:
+        wait_ready(offset)
+        origin = f"http://127.0.0.1:{2470 + offset}"
+        await crawl_all(origin, offset, endpoints)
+        procs = stack_processes(state_dir)
+        latencies: list[float] = []
+        counts: dict[str, int] = {}
+        stop = asyncio.Event()
+        url = f"ws://127.0.0.1:{2470 + offset}/xrpc/com.atproto.sync.subscribeRepos"
+        consumer = asyncio.create_task(consume(url, latencies, counts, stop))
+        await asyncio.sleep(1.0)
+        cpu0, wall0 = cpu_seconds(procs), time.monotonic()
+        parent.send("go")
+        await asyncio.sleep(args.seconds)
+        cpu1, wall = cpu_seconds(procs), time.monotonic() - wall0
+        await asyncio.sleep(args.drain_seconds)
+        stop.set()
+        await consumer
+        parent.send("stop")
+        events, elapsed, sim_cpu = await loop.run_in_executor(None, parent.recv)
+        sim.join()
+    finally:
+        devstack(["down", "--state-dir", str(state_dir)], env)
+    ok = sum(1 for line in ledger.read_text().splitlines() if json.loads(line)["expect"] == "ok")
+    lat = sorted(latencies)
+
+    def pct(q: float) -> float:
+        return lat[min(len(lat) - 1, int(len(lat) * q))] * 1000
+
+    print(f"netsim: {events} events in {elapsed:.1f} s = {events / elapsed:,.0f}/s over {args.hosts} hosts")
+    print(f"consumer: {sum(counts.values())} frames ({counts}) vs ledger ok {ok}")
+    if lat:
+        print(
+            f"latency netsim emit → consumer receive: p50 {pct(0.5):.1f} ms, p95 {pct(0.95):.1f} ms, "
+            f"p99 {pct(0.99):.1f} ms, max {lat[-1] * 1000:.1f} ms (n={len(lat)})"
+        )
+    print(
+        f"CPU over the {wall:.1f} s emission window, % of one core (netsim itself {sim_cpu / elapsed:.0%}):"
+    )
+    for name in sorted(cpu1, key=lambda n: -(cpu1[n] - cpu0.get(n, 0.0))):
+        used = cpu1[name] - cpu0.get(name, 0.0)
+        print(f"  {name:<12} {used / wall:6.0%}  ({used / max(1, events) * 1e6:,.0f} µs/event)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hosts", type=int, default=20)
+    parser.add_argument("--accounts-per-host", type=int, default=5)
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--seconds", type=float, default=40.0)
+    parser.add_argument("--drain-seconds", type=float, default=10.0)
+    asyncio.run(main(parser.parse_args()))
