@@ -28,6 +28,7 @@ __all__ = [
     "consume",
     "ensure_consumer",
     "ensure_streams",
+    "fetch_batch",
     "publish",
     "stream_config",
 ]
@@ -171,15 +172,32 @@ async def consume(
     acked = 0
     try:
         while not stop.is_set():
-            try:
-                messages = await subscription.fetch(batch, timeout=fetch_timeout_seconds)
-            except TimeoutError:
-                continue
+            messages = await fetch_batch(subscription, batch, fetch_timeout_seconds)
             for msg in messages:
                 acked += await _handle_one(msg, handler, consumer, stop)
     finally:
         await subscription.unsubscribe()
     return acked
+
+
+async def fetch_batch(
+    subscription: JetStreamContext.PullSubscription, batch: int, timeout_seconds: float
+) -> list[Msg]:
+    """Pull up to ``batch`` messages; an empty list when none arrived within ``timeout_seconds``.
+
+    NOTE: nats-py awaits ``asyncio.wait_for``, which on Python 3.11 can turn a cancellation that
+    races the reply or the timeout into a normal return or a ``TimeoutError``: a loop that retries
+    on timeout would then never stop. A pending cancellation of the calling task is re-raised here;
+    messages fetched meanwhile stay unacked and are redelivered.
+    """
+    try:
+        messages: list[Msg] = await subscription.fetch(batch, timeout=timeout_seconds)
+    except TimeoutError:
+        messages = []
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+    return messages
 
 
 async def _handle_one(msg: Msg, handler: MessageHandler, consumer: ConsumerDef, stop: asyncio.Event) -> int:

@@ -19,7 +19,7 @@ from relay_core.errors import InvalidSyntax
 from relay_core.syntax import parse_did, parse_nsid
 from relay_proto.events.v1 import events_pb2
 from relay_proto.types.v1 import types_pb2
-from relay_runtime.jetstream import ensure_consumer
+from relay_runtime.jetstream import ensure_consumer, fetch_batch
 from relay_runtime.streams import INDEXER, ConsumerDef
 
 from relay_indexer import metrics
@@ -113,9 +113,8 @@ async def consume_verified(
     subscription = await js.pull_subscribe_bind(durable=consumer.durable, stream=consumer.stream)
     try:
         while not stop.is_set():
-            try:
-                messages = await subscription.fetch(batch_size, timeout=fetch_timeout_seconds)
-            except TimeoutError:
+            messages = await fetch_batch(subscription, batch_size, fetch_timeout_seconds)
+            if not messages:
                 continue
             events, bad = _decode(messages)
             with metrics.BATCH_SECONDS.time():

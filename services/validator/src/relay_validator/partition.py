@@ -23,7 +23,7 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
-from relay_runtime.jetstream import ensure_consumer
+from relay_runtime.jetstream import ensure_consumer, fetch_batch
 from relay_runtime.streams import validator_consumer
 
 from relay_validator import metrics
@@ -81,9 +81,8 @@ class PartitionLoop:
         logger.info("partition owned", extra={"partition": self.partition})
         try:
             while not stop.is_set():
-                try:
-                    msgs = await subscription.fetch(self._batch, timeout=self._fetch_timeout)
-                except TimeoutError:
+                msgs = await fetch_batch(subscription, self._batch, self._fetch_timeout)
+                if not msgs:
                     continue
                 await self._finish(msgs, stop)
         finally:
