@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from relay_core.syntax import Did, Nsid
 from relay_indexer.account import AccountStatus
 from relay_indexer.collection_index import CollectionIndex
@@ -87,9 +88,14 @@ async def test_consumer_applies_and_acks(
     task = asyncio.create_task(
         consume_verified(jetstream, applier, stop=stop, consumer=consumer, fetch_timeout_seconds=0.2)
     )
+    info = None
     try:
         for _ in range(100):
-            info = await jetstream.consumer_info(name, "indexer")
+            try:
+                info = await jetstream.consumer_info(name, "indexer")
+            except NotFoundError:  # the task has not created its consumer yet
+                await asyncio.sleep(0.05)
+                continue
             done = info.delivered.stream_seq == len(messages) + 2
             if done and info.num_pending == 0 and info.num_ack_pending == 0:
                 break
