@@ -174,6 +174,9 @@ async def test_service_runtime_serves_ops_and_grpc_then_shuts_down_in_order(grpc
             order.append("flushed")
 
         runtime.on_shutdown(flush)
+        # Before serve(), the ops port is up but the service is not: never ready.
+        status, body = await http_get(runtime.ops.port, "/readyz")
+        assert status == 503 and json.loads(body)["checks"]["started"]["ok"] is False
         serving = asyncio.create_task(runtime.serve(worker()))
         await asyncio.wait_for(runtime.started.wait(), 5)
         ops = runtime.ops.port

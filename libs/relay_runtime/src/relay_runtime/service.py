@@ -116,6 +116,10 @@ class ServiceRuntime:
         tracing.configure_tracing(self.config.service, otlp_endpoint=self.config.otel_endpoint)
         metrics.SERVICE_INFO.labels(self.config.service, _VERSION).set(1)
         logger.info("starting", extra={"config": config_for_log(self._service_config or self.config)})
+        # Ready only once serve() runs: the ops port opens first, before the service has wired
+        # anything or registered its own checks, and an empty check list would read as ready.
+        started = self.started
+        self.readiness.add("started", lambda: CheckResult(started.is_set(), "starting"))
         await self.ops.start()
         if self._uses_nats:
             self._nats = await jetstream.connect(self.config.nats_url, name=f"relay-{self.config.service}")
