@@ -78,11 +78,15 @@ def free_offset() -> int:
 # ---- netsim child ---------------------------------------------------------------------------
 
 
-def netsim_child(hosts: int, accounts: int, rate: float, seconds: float, ledger: str, pipe: Pipe) -> None:
-    asyncio.run(_netsim(hosts, accounts, rate, seconds, Path(ledger), pipe))
+def netsim_child(
+    hosts: int, accounts: int, rate: float, seconds: float, ledger: str, pipe: Pipe, key_rotations: bool
+) -> None:
+    asyncio.run(_netsim(hosts, accounts, rate, seconds, Path(ledger), pipe, key_rotations))
 
 
-async def _netsim(hosts: int, accounts: int, rate: float, seconds: float, ledger: Path, pipe: Pipe) -> None:
+async def _netsim(
+    hosts: int, accounts: int, rate: float, seconds: float, ledger: Path, pipe: Pipe, key_rotations: bool
+) -> None:
     with ledger.open("w") as ledger_out:
         group = HostGroup(range(hosts), hosts, seed="bench", ledger_out=ledger_out, keep_ledger=False)
         await group.start()
@@ -95,7 +99,12 @@ async def _netsim(hosts: int, accounts: int, rate: float, seconds: float, ledger
             await asyncio.to_thread(pipe.recv)  # go
             async with httpx.AsyncClient(timeout=10) as client:
                 workload = Workload(
-                    group, HttpUpdater(client, plc_url), rate=rate, broken_ratio=0.0, seed="b"
+                    group,
+                    HttpUpdater(client, plc_url),
+                    rate=rate,
+                    broken_ratio=0.0,
+                    seed="b",
+                    key_rotations=key_rotations,
                 )
                 result = await workload.run(seconds)
             await asyncio.to_thread(pipe.recv)  # stop
@@ -206,7 +215,15 @@ async def main(args: argparse.Namespace) -> None:
     parent, child = mp.Pipe()
     sim = mp.get_context("spawn").Process(
         target=netsim_child,
-        args=(args.hosts, args.accounts_per_host, args.rate, args.seconds, str(ledger), child),
+        args=(
+            args.hosts,
+            args.accounts_per_host,
+            args.rate,
+            args.seconds,
+            str(ledger),
+            child,
+            args.key_rotations,
+        ),
     )
     sim.start()
     loop = asyncio.get_running_loop()
@@ -274,4 +291,10 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=40.0)
     parser.add_argument("--drain-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--no-key-rotations",
+        dest="key_rotations",
+        action="store_false",
+        help="leave netsim's 1%% signing-key rotations out (a lagging validator drops old-key commits)",
+    )
     asyncio.run(main(parser.parse_args()))
