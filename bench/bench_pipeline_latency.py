@@ -18,7 +18,6 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ import httpx
 import psutil
 import websockets
 from relay_core.firehose.frames import decode_frame
-from relay_devstack.stack import SERVICE_NAMES, service_ports
+from relay_devstack.stack import SERVICE_NAMES, free_port_offset, service_ports
 from relay_proto.slurper.v1 import slurper_pb2, slurper_pb2_grpc
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,36 +43,6 @@ from tools.netsim.cli import HttpUpdater  # noqa: E402
 from tools.netsim.group import HostGroup  # noqa: E402
 from tools.netsim.plc_directory import PlcDirectory, running_plc_directory  # noqa: E402
 from tools.netsim.workload import Workload  # noqa: E402
-
-BASE_PORTS = (4222, 8222, 2470) + tuple(
-    port
-    for name in SERVICE_NAMES
-    for port in (lambda p: (p.grpc, p.ops) + ((p.http,) if p.http else ()))(service_ports(name))
-)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_offset() -> int:
-    for step in range(145):
-        offset = 1_000 + ((os.getpid() % 145) * 100 + step * 100) % 14_500
-        if all(port_is_free(port + offset) for port in BASE_PORTS):
-            return offset
-    raise RuntimeError("no free port range for a relay stack")
-
 
 # ---- netsim child ---------------------------------------------------------------------------
 
@@ -228,7 +197,7 @@ async def main(args: argparse.Namespace) -> None:
     sim.start()
     loop = asyncio.get_running_loop()
     plc_url, endpoints = await loop.run_in_executor(None, parent.recv)
-    offset = free_offset()
+    offset = free_port_offset(os.getpid())
     env = {
         **os.environ,
         "RELAY_RESOLVER_PLC_URL": plc_url,

@@ -78,3 +78,15 @@ def test_status_table_lists_services_and_shared_endpoints() -> None:
     assert lines[2].split()[:4] == ["admin", "DOWN", "-", "3"]
     assert "public origin  http://127.0.0.1:2470" in table
     assert "postgresql://postgres@/relay?host=/s" in table
+
+
+def test_free_port_offset_skips_a_range_with_a_busy_port() -> None:
+    import socket
+
+    from relay_devstack.stack import free_port_offset
+
+    first = free_port_offset(seed=7)
+    assert first % 100 == 0 and 1_000 <= first <= 15_400
+    with socket.socket() as busy:  # the router port of that range is taken now
+        busy.bind(("127.0.0.1", 2470 + first))
+        assert free_port_offset(seed=7) != first

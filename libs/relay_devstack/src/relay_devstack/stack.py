@@ -7,6 +7,7 @@ service that calls a peer (validator → resolver, admin → all) can find it un
 
 from __future__ import annotations
 
+import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from relay_devstack.limits import DEFAULT_MEMORY_LIMITS
 from relay_devstack.supervisor import ServiceSpec
 
 __all__ = [
+    "free_port_offset",
     "SERVICE_NAMES",
     "ServicePorts",
     "StackConfig",
@@ -27,6 +29,7 @@ SERVICE_NAMES: tuple[str, ...] = ("slurper", "validator", "resolver", "indexer",
 """Start order; each service still waits for its own dependencies, this only shortens the wait."""
 
 _GRPC_BASE, _OPS_BASE = 50051, 9101
+_NATS_CLIENT, _NATS_MONITOR, _ROUTER = 4222, 8222, 2470
 _HTTP_PORTS = {"slurper": 2471, "indexer": 2472, "firehose": 2473}
 
 
@@ -92,15 +95,45 @@ class StackConfig:
 
     @property
     def nats_client_port(self) -> int:
-        return 4222 + self.port_offset
+        return _NATS_CLIENT + self.port_offset
 
     @property
     def nats_monitor_port(self) -> int:
-        return 8222 + self.port_offset
+        return _NATS_MONITOR + self.port_offset
 
     @property
     def router_port(self) -> int:
-        return 2470 + self.port_offset
+        return _ROUTER + self.port_offset
+
+
+def _stack_ports(port_offset: int) -> list[int]:
+    """Every port a stack binds: NATS, the router and each service's gRPC, ops and HTTP ports."""
+    ports = [_NATS_CLIENT + port_offset, _NATS_MONITOR + port_offset, _ROUTER + port_offset]
+    for name in SERVICE_NAMES:
+        p = service_ports(name, port_offset)
+        ports += [p.grpc, p.ops] + ([p.http] if p.http is not None else [])
+    return ports
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_offset(seed: int) -> int:
+    """A ``--port-offset`` (a multiple of 100 from 1,000 to 15,400, so 50,056 + offset stays a
+    valid port) at which every port of a stack is free on loopback; ``seed`` (e.g. a pid) spreads
+    concurrent callers over different ranges."""
+    start = (seed % 145) * 100
+    for step in range(145):
+        offset = 1_000 + (start + step * 100) % 14_500
+        if all(_port_is_free(port) for port in _stack_ports(offset)):
+            return offset
+    raise RuntimeError("no free port range for a relay stack")
 
 
 def build_service_specs(config: StackConfig, *, nats_url: str, database_url: str) -> list[ServiceSpec]:
