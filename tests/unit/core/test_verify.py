@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from relay_core.car import write_car
-from relay_core.cbor import encode_dag_cbor
+from relay_core.car import read_car, write_car
+from relay_core.cbor import decode_dag_cbor, encode_dag_cbor
 from relay_core.cid import Cid
 from relay_core.commit import encode_commit, sign_commit
 from relay_core.errors import (
@@ -21,7 +21,7 @@ from relay_core.errors import (
 from relay_core.firehose.events import CommitEvent, SyncEvent, encode_event, parse_event
 from relay_core.firehose.frames import decode_frame, encode_error_frame, encode_frame
 from relay_core.firehose.verify import verify_commit_event, verify_sync_event
-from relay_core.keys import Curve, PrivateKey
+from relay_core.keys import CURVE_ORDERS, Curve, PrivateKey
 from relay_core.mst import Mst
 from relay_core.syntax.did import parse_did
 from relay_core.syntax.tid import tid_from_time
@@ -97,6 +97,36 @@ def test_wrong_key() -> None:
     evt = _event(build_commit_body())
     with pytest.raises(InvalidSignature):
         verify_commit_event(evt, signing_key=PrivateKey.generate(Curve.K256).public_key, now_us=NOW_US)
+
+
+def test_earlier_key_verifies_after_current_mismatch() -> None:
+    evt = _event(build_commit_body())
+    current = PrivateKey.generate(Curve.K256).public_key
+    stranger = PrivateKey.generate(Curve.K256).public_key
+    verified = verify_commit_event(
+        evt, signing_key=current, now_us=NOW_US, earlier_keys=[stranger, KEY.public_key]
+    )
+    assert verified.signed_by == KEY.public_key
+    assert verify_commit_event(evt, signing_key=KEY.public_key, now_us=NOW_US).signed_by == KEY.public_key
+    with pytest.raises(InvalidSignature) as info:
+        verify_commit_event(evt, signing_key=current, now_us=NOW_US, earlier_keys=[stranger])
+    assert info.value.reason == "signature_mismatch"
+
+
+def test_earlier_keys_do_not_excuse_a_malformed_signature() -> None:
+    body = build_commit_body()
+    evt = _event(body)
+    blocks = dict(read_car(body["blocks"], max_bytes=1 << 20, max_blocks=100).blocks)
+    commit = decode_dag_cbor(blocks.pop(evt.commit))
+    low_s = int.from_bytes(commit["sig"][32:], "big")
+    commit["sig"] = commit["sig"][:32] + (CURVE_ORDERS[Curve.K256] - low_s).to_bytes(32, "big")
+    block = encode_dag_cbor(commit)
+    cid = Cid.for_dag_cbor(block)
+    blocks[cid] = block
+    bad = _event({**body, "commit": cid, "blocks": write_car([cid], blocks)})
+    with pytest.raises(InvalidSignature) as info:
+        verify_commit_event(bad, signing_key=KEY.public_key, now_us=NOW_US, earlier_keys=[KEY.public_key])
+    assert info.value.reason == "high_s"
 
 
 def test_wrong_prev_data_breaks_chain() -> None:
@@ -229,6 +259,11 @@ def test_sync_event() -> None:
     assert isinstance(evt, SyncEvent)
     verified = verify_sync_event(evt, signing_key=KEY.public_key, now_us=NOW_US)
     assert verified.rev == tid_from_time(NOW_US)
+    other = PrivateKey.generate(Curve.K256).public_key
+    assert (
+        verify_sync_event(evt, signing_key=other, now_us=NOW_US, earlier_keys=[KEY.public_key]).signed_by
+        == KEY.public_key
+    )
     bad = parse_event(decode_frame(encode_frame("#sync", _sync_body(rev=str(tid_from_time(NOW_US - 1))))))
     assert isinstance(bad, SyncEvent)
     with pytest.raises(InvalidCommit):

@@ -8,14 +8,21 @@ and which key is current for the DID).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from relay_core.car import RawBlockMap, read_car_raw
 from relay_core.cid import Cid
 from relay_core.commit import Commit, parse_signed_commit
-from relay_core.errors import BrokenChain, InvalidCommit, InvalidFrame, InvalidMst, InvalidSyntax
+from relay_core.errors import (
+    BrokenChain,
+    InvalidCommit,
+    InvalidFrame,
+    InvalidMst,
+    InvalidSignature,
+    InvalidSyntax,
+)
 from relay_core.firehose.events import AccountEvent, CommitEvent, IdentityEvent, OpAction, RepoOp, SyncEvent
 from relay_core.firehose.limits import (
     FUTURE_REV_TOLERANCE_SECONDS,
@@ -56,6 +63,8 @@ class VerifiedCommit:
     data: Cid
     """The new MST root: store it; the next commit's `prevData` must equal it."""
     rev: Tid
+    signed_by: PublicKey
+    """The key the signature verified with (`signing_key` or one of `earlier_keys`)."""
     prev_data: Cid | None
     """The MST root the ops were inverted to (None only for non-strict pre-1.1 events)."""
     ops: tuple[RepoOp, ...]
@@ -71,6 +80,27 @@ class VerifiedSync:
     commit: Commit
     data: Cid
     rev: Tid
+    signed_by: PublicKey
+
+
+def _check_signature(
+    signing_key: PublicKey, earlier_keys: Sequence[PublicKey], unsigned: bytes, sig: bytes
+) -> PublicKey:
+    """The first of `signing_key`, then `earlier_keys`, that verifies `sig`."""
+    try:
+        verify_signature(signing_key, unsigned, sig)
+        return signing_key
+    except InvalidSignature as exc:
+        if exc.reason != "signature_mismatch" or not earlier_keys:
+            raise
+        mismatch = exc
+    for key in earlier_keys:
+        try:
+            verify_signature(key, unsigned, sig)
+            return key
+        except InvalidSignature:
+            continue
+    raise mismatch
 
 
 def _check_rev_time(rev: Tid, now_us: int) -> None:
@@ -97,7 +127,12 @@ def _load_commit(
 
 
 def verify_commit_event(
-    evt: CommitEvent, *, signing_key: PublicKey, now_us: int, strict: bool = True
+    evt: CommitEvent,
+    *,
+    signing_key: PublicKey,
+    now_us: int,
+    strict: bool = True,
+    earlier_keys: Sequence[PublicKey] = (),
 ) -> VerifiedCommit:
     """Verify a `#commit` on its own: blocks, commit, signature, and the sync v1.1 chain proof.
 
@@ -107,7 +142,9 @@ def verify_commit_event(
         - the CAR has one root, equal to `evt.commit`, and its block is a v3 commit with
           `did == evt.repo` and `rev == evt.rev`; `since`, when set, is below `rev`;
         - `rev` is at most `FUTURE_REV_TOLERANCE_SECONDS` ahead of `now_us`;
-        - the signature, against `signing_key`;
+        - the signature, against `signing_key`, else (on a mismatch) each of `earlier_keys`: keys
+          the DID had when the commit was signed (`relay_core.key_history`), for a caller judging
+          events from before a key rotation;
         - every create/update op's `cid` is the value at its path in the new tree, and every
           deleted path is absent;
         - when `evt.prev_data` is set: undoing the ops on the partial tree yields exactly
@@ -143,7 +180,7 @@ def verify_commit_event(
     if evt.since is not None and not evt.since < evt.rev:
         raise InvalidCommit("event since is not below rev", reason="bad_since")
     _check_rev_time(commit.rev, now_us)
-    verify_signature(signing_key, unsigned, commit.sig)
+    signed_by = _check_signature(signing_key, earlier_keys, unsigned, commit.sig)
 
     if strict:
         for op in evt.ops:
@@ -167,6 +204,7 @@ def verify_commit_event(
         commit=commit,
         data=commit.data,
         rev=commit.rev,
+        signed_by=signed_by,
         prev_data=evt.prev_data,
         ops=evt.ops,
         blocks=RawBlockMap(blocks),
@@ -174,7 +212,12 @@ def verify_commit_event(
 
 
 def verify_sync_event(
-    evt: SyncEvent, *, signing_key: PublicKey, now_us: int, strict: bool = True
+    evt: SyncEvent,
+    *,
+    signing_key: PublicKey,
+    now_us: int,
+    strict: bool = True,
+    earlier_keys: Sequence[PublicKey] = (),
 ) -> VerifiedSync:
     """Verify a `#sync` (the repo's head was reset; a consumer should resync from it).
 
@@ -182,7 +225,7 @@ def verify_sync_event(
         - `blocks` within `MAX_SYNC_BLOCKS_BYTES`, every block's sha256 equals its CID;
         - the CAR has one root whose block is a v3 commit with `did == evt.did` and
           `rev == evt.rev`; `rev` is at most `FUTURE_REV_TOLERANCE_SECONDS` ahead of `now_us`;
-        - the signature, against `signing_key`.
+        - the signature, against `signing_key`, else (on a mismatch) each of `earlier_keys`.
     Strict mode adds:
         - the CAR holds only the commit block.
     Does not check (the caller must):
@@ -202,8 +245,10 @@ def verify_sync_event(
     if str(commit.rev) != evt.rev:
         raise InvalidCommit("commit rev does not match event rev", reason="rev_mismatch")
     _check_rev_time(commit.rev, now_us)
-    verify_signature(signing_key, unsigned, commit.sig)
-    return VerifiedSync(commit_cid=commit_cid, commit=commit, data=commit.data, rev=commit.rev)
+    signed_by = _check_signature(signing_key, earlier_keys, unsigned, commit.sig)
+    return VerifiedSync(
+        commit_cid=commit_cid, commit=commit, data=commit.data, rev=commit.rev, signed_by=signed_by
+    )
 
 
 def verify_identity_event(evt: IdentityEvent, *, strict: bool = True) -> None:
