@@ -18,6 +18,10 @@ Deterministic accounts: account `i` of seed `S` has
 HTTP API (JSON bodies; the `/_sim` routes trust the caller, as only loopback clients reach them):
 
 - `GET /<did>` – the DID document (`application/did+ld+json`).
+- `GET /<did>/log/audit` – the DID's operation log in plc.directory's shape (`did`, `operation`,
+  `cid`, `nullified`, `createdAt`), one entry per state the directory has served, oldest first.
+  The operations carry the state (keys, handle, PDS) but no real signatures (`"sig": ""`): a relay
+  trusts its configured directory and does not check them.
 - `GET /_health` – `{"accounts": N}`.
 - `GET /_sim/accounts/<i>` – `{"did", "handle", "pds_endpoint", "signing_key"}` of account `i`.
 - `GET /_sim/dids?offset=0&limit=1000` – `{"dids": [...]}`, seeded DIDs in account order.
@@ -41,16 +45,19 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import datetime as _dt
 import hashlib
 import json
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import uvicorn
 from relay_core.cbor import encode_dag_cbor
+from relay_core.cid import Cid
 from relay_core.errors import InvalidKey
 from relay_core.keys import CURVE_ORDERS, Curve, PrivateKey, PublicKey, parse_did_key
 from starlette.applications import Starlette
@@ -104,6 +111,8 @@ class _Record:
     tombstoned: bool = False
     raw: bytes | None = None
     """When set, served verbatim instead of a generated document."""
+    since_us: int = 0
+    """When the directory started serving this state (the audit log's `createdAt`)."""
 
 
 def _secret(seed: str, index: int, role: str, generation: int) -> bytes:
@@ -150,6 +159,38 @@ def derive_account(seed: str, index: int, pds_endpoints: Sequence[str]) -> SimAc
     return SimAccount(index, genesis_did(op), handle, pds_endpoints[host], signing, rotation)
 
 
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _audit_entry(did: str, record: _Record) -> dict[str, Any]:
+    operation: dict[str, Any]
+    if record.tombstoned:
+        operation = {"type": "plc_tombstone", "prev": None, "sig": ""}
+    else:
+        operation = {
+            "type": "plc_operation",
+            "rotationKeys": [],
+            "verificationMethods": {"atproto": record.signing_key},
+            "alsoKnownAs": [f"at://{record.handle}"] if record.handle else [],
+            "services": (
+                {"atproto_pds": {"type": "AtprotoPersonalDataServer", "endpoint": record.pds_endpoint}}
+                if record.pds_endpoint
+                else {}
+            ),
+            "prev": None,
+            "sig": "",
+        }
+    created = _dt.datetime.fromtimestamp(record.since_us / 1_000_000, _dt.UTC)
+    return {
+        "did": did,
+        "operation": operation,
+        "cid": str(Cid.for_dag_cbor(encode_dag_cbor(operation))),
+        "nullified": False,
+        "createdAt": created.strftime("%Y-%m-%dT%H:%M:%S.") + f"{created.microsecond // 1000:03d}Z",
+    }
+
+
 def did_document(did: str, handle: str | None, pds_endpoint: str | None, signing_key: str) -> dict[str, Any]:
     """The DID document a PLC directory renders for this state."""
     doc: dict[str, Any] = {
@@ -187,6 +228,8 @@ class PlcDirectory:
         self.seed = seed
         self.pds_endpoints = tuple(pds_endpoints)
         self._records: dict[str, _Record] = {}
+        self._history: dict[str, list[_Record]] = {}
+        """Earlier states of DIDs that changed (most never do, so most have no entry)."""
         self._seeded: list[str] = []
 
     def __len__(self) -> int:
@@ -199,10 +242,15 @@ class PlcDirectory:
     def add_accounts(self, count: int) -> list[str]:
         """Create the next `count` deterministic accounts; returns their DIDs."""
         dids = []
+        now_us = _now_us()
         for index in range(len(self._seeded), len(self._seeded) + count):
             account = derive_account(self.seed, index, self.pds_endpoints)
             self._records[account.did] = _Record(
-                account.handle, account.pds_endpoint, account.signing_key.public_key.did_key(), index
+                account.handle,
+                account.pds_endpoint,
+                account.signing_key.public_key.did_key(),
+                index,
+                since_us=now_us,
             )
             self._seeded.append(account.did)
             dids.append(account.did)
@@ -217,7 +265,8 @@ class PlcDirectory:
     def register(self, did: str, *, handle: str | None, pds_endpoint: str | None, signing_key: str) -> None:
         """Add or replace a DID with a generated document."""
         parse_did_key(signing_key)
-        self._records[did] = _Record(handle, pds_endpoint, signing_key)
+        self._history.pop(did, None)
+        self._records[did] = _Record(handle, pds_endpoint, signing_key, since_us=_now_us())
 
     def update(
         self,
@@ -248,12 +297,24 @@ class PlcDirectory:
             record = replace(record, handle=handle)
         if pds_endpoint is not None:
             record = replace(record, pds_endpoint=pds_endpoint)
-        self._records[did] = replace(record, raw=None)
+        self._supersede(did, replace(record, raw=None))
         return did_document(did, record.handle, record.pds_endpoint, record.signing_key)
 
     def tombstone(self, did: str) -> None:
         """Mark a DID deactivated (410 from then on). Raises KeyError for unknown DIDs."""
-        self._records[did] = replace(self._records[did], tombstoned=True)
+        self._supersede(did, replace(self._records[did], tombstoned=True))
+
+    def _supersede(self, did: str, record: _Record) -> None:
+        self._history.setdefault(did, []).append(self._records[did])
+        self._records[did] = replace(record, since_us=_now_us())
+
+    def audit_log(self, did: str) -> tuple[int, bytes]:
+        """HTTP status and body for `GET /<did>/log/audit`."""
+        current = self._records.get(did)
+        if current is None or current.raw is not None:
+            return 404, json.dumps({"message": f"DID not registered: {did}"}).encode()
+        entries = [_audit_entry(did, record) for record in [*self._history.get(did, ()), current]]
+        return 200, json.dumps(entries, separators=(",", ":")).encode()
 
     def put_raw(self, did: str, body: bytes) -> None:
         """Serve `body` verbatim for `did`."""
@@ -288,6 +349,10 @@ def create_app(directory: PlcDirectory) -> Starlette:
     async def get_document(request: Request) -> Response:
         status, body = directory.lookup(request.path_params["did"])
         return Response(body, status, media_type=_DID_JSON if status == 200 else "application/json")
+
+    async def audit_log(request: Request) -> Response:
+        status, body = directory.audit_log(request.path_params["did"])
+        return Response(body, status, media_type="application/json")
 
     async def did_web_document(request: Request) -> Response:
         host = request.headers.get("host", "").replace(":", "%3A")
@@ -361,6 +426,7 @@ def create_app(directory: PlcDirectory) -> Starlette:
             Route("/_sim/update/{did}", update, methods=["POST"]),
             Route("/_sim/tombstone/{did}", tombstone, methods=["POST"]),
             Route("/_sim/raw/{did}", put_raw, methods=["PUT"]),
+            Route("/{did}/log/audit", audit_log),
             Route("/{did}", get_document),
         ]
     )

@@ -25,12 +25,7 @@ from relay_indexer.migrations import apply_migrations
 from relay_indexer.policy_store import PolicyStore
 from relay_indexer.repo_store import RepoStore
 from relay_proto.events.v1 import events_pb2
-from relay_resolver import grpc_api as resolver_api
-from relay_resolver.did_web import DidWebSource
-from relay_resolver.http_client import DocumentFetcher, HttpLimits
-from relay_resolver.metrics import PrometheusObserver
-from relay_resolver.plc import PlcSource
-from relay_resolver.resolver import CachePolicy as ResolverCachePolicy, DocumentSource, IdentityResolver
+from relay_resolver.resolver import CachePolicy as ResolverCachePolicy
 from relay_runtime.grpc_server import GrpcServer
 from relay_runtime.jetstream import ensure_streams
 from relay_runtime.streams import RAW_FRAMES, VERIFIED, partition_for_host, raw_frame_msg_id, raw_subject
@@ -40,6 +35,7 @@ from relay_validator.service import ValidatorPipeline
 from relay_validator.validation import CachePolicy, Validation
 from relay_validator.verified_publisher import VerifiedPublisher
 
+from tests.fixtures.resolver import running_resolver
 from tools.netsim.plc_directory import PlcDirectory, derive_account, running_plc_directory
 from tools.netsim.repo import PreparedEvent, RevClock, Signer, SimRepo
 
@@ -145,33 +141,20 @@ async def harness(jetstream: JetStreamContext, postgres_dsn: str, tmp_path: Path
     directory = PlcDirectory(SEED, (f"https://{HOST}",))
     directory.add_accounts(6)
     indexer_channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
-    fetcher = DocumentFetcher(HttpLimits(max_document_bytes=65_536, total_timeout_seconds=3.0))
     try:
-        async with running_plc_directory(directory) as plc_url:
-            sources: dict[str, DocumentSource] = {
-                "plc": PlcSource(fetcher, plc_url),
-                "web": DidWebSource(fetcher, dev_mode=True),
-            }
-            resolver = IdentityResolver(sources, ResolverCachePolicy(max_entries=1000), PrometheusObserver())
-            resolver_server = GrpcServer(service="resolver", host="127.0.0.1", port=0)
-            resolver_api.add_to(resolver_server, resolver_api.ResolverApi(resolver, max_batch_dids=50))
-            await resolver_server.start()
-            resolver_channel = grpc.aio.insecure_channel(f"127.0.0.1:{resolver_server.port}")
-            try:
-                yield Harness(
-                    jetstream,
-                    Upstream(jetstream, sim_repos(6)),
-                    indexer_channel,
-                    resolver_channel,
-                    repos,
-                    directory,
-                )
-            finally:
-                await resolver_channel.close()
-                await resolver_server.stop(0)
-                await resolver.aclose()
+        async with (
+            running_plc_directory(directory) as plc_url,
+            running_resolver(plc_url, policy=ResolverCachePolicy(max_entries=1000)) as resolver,
+        ):
+            yield Harness(
+                jetstream,
+                Upstream(jetstream, sim_repos(6)),
+                indexer_channel,
+                resolver.channel,
+                repos,
+                directory,
+            )
     finally:
-        await fetcher.aclose()
         await indexer_channel.close()
         await server.stop(0)
         index.close()

@@ -53,6 +53,12 @@ class ResolverConfig:
     max_document_bytes: int = env_field(65_536, env="RELAY_RESOLVER_MAX_DOCUMENT_BYTES")
     """DID documents larger than this are invalid."""
 
+    max_audit_log_bytes: int = env_field(1_048_576, env="RELAY_RESOLVER_MAX_AUDIT_LOG_BYTES")
+    """PLC audit logs (KeyHistory) larger than this are invalid."""
+
+    max_concurrent_history_fetches: int = env_field(4, env="RELAY_RESOLVER_MAX_CONCURRENT_HISTORY_FETCHES")
+    """Audit-log requests at once (taken from the same connection pool as documents)."""
+
     http_connect_timeout_seconds: float = env_field(3.0, env="RELAY_RESOLVER_HTTP_CONNECT_TIMEOUT_SECONDS")
     """Connect timeout for document fetches."""
 
@@ -68,6 +74,8 @@ class ResolverConfig:
             ("RELAY_RESOLVER_MAX_CONCURRENT_FETCHES", self.max_concurrent_fetches),
             ("RELAY_RESOLVER_MAX_BATCH_DIDS", self.max_batch_dids),
             ("RELAY_RESOLVER_MAX_DOCUMENT_BYTES", self.max_document_bytes),
+            ("RELAY_RESOLVER_MAX_AUDIT_LOG_BYTES", self.max_audit_log_bytes),
+            ("RELAY_RESOLVER_MAX_CONCURRENT_HISTORY_FETCHES", self.max_concurrent_history_fetches),
         ):
             if value < 1:
                 raise ConfigError(key, str(value), ">= 1")

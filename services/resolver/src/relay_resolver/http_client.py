@@ -30,7 +30,7 @@ from aiohttp.abc import AbstractResolver
 
 from relay_resolver.errors import FailureKind, ResolutionFailed
 
-__all__ = ["DocumentFetcher", "HttpLimits", "LatencyObserver", "decode_response"]
+__all__ = ["DocumentFetcher", "HttpLimits", "LatencyObserver", "decode_json_body", "decode_response"]
 
 LatencyObserver = Callable[[str, str, float], None]
 """Called as `(source, result, seconds)` after each request; `result` is a bounded label."""
@@ -116,12 +116,20 @@ class DocumentFetcher:
             ResolutionFailed: NOT_FOUND (404), TOMBSTONED (410), UNREACHABLE (network, timeout,
                 429, 5xx), INVALID_DOCUMENT (other statuses, oversize, not a JSON object).
         """
+        value = await self.fetch_json_value(url, source=source, max_bytes=self._limits.max_document_bytes)
+        if not isinstance(value, dict):
+            raise ResolutionFailed(FailureKind.INVALID_DOCUMENT, "document is not a JSON object")
+        return value
+
+    async def fetch_json_value(self, url: str, *, source: str, max_bytes: int) -> Any:
+        """GET `url` and return its body as any JSON value of at most `max_bytes` (e.g. a PLC
+        audit log, a list); failures as `fetch_json`."""
         started = time.perf_counter()
         result = "error"
         try:
-            status, body = await self._get(url)
+            status, body = await self._get(url, max_bytes)
             result = _status_class(status)
-            return decode_response(status, body, self._limits.max_document_bytes)
+            return decode_json_body(status, body, max_bytes)
         except TimeoutError as exc:
             result = "timeout"
             raise ResolutionFailed(FailureKind.UNREACHABLE, f"timed out fetching {url}") from exc
@@ -136,8 +144,7 @@ class DocumentFetcher:
             if self._observe is not None:
                 self._observe(source, result, time.perf_counter() - started)
 
-    async def _get(self, url: str) -> tuple[int, bytes]:
-        limit = self._limits.max_document_bytes
+    async def _get(self, url: str, limit: int) -> tuple[int, bytes]:
         async with self._session.get(url, allow_redirects=False) as response:
             if response.status != 200:
                 # Drain a small error body so the keep-alive connection can be reused; a large one
@@ -171,10 +178,22 @@ def _status_class(status: int) -> str:
 
 
 def decode_response(status: int, body: bytes, limit: int) -> dict[str, Any]:
-    """Map a finished response to a document or the failure it means.
+    """Map a finished response to a document (a JSON object) or the failure it means.
 
     Raises:
         ResolutionFailed: as `DocumentFetcher.fetch_json`.
+    """
+    doc = decode_json_body(status, body, limit)
+    if not isinstance(doc, dict):
+        raise ResolutionFailed(FailureKind.INVALID_DOCUMENT, "document is not a JSON object")
+    return doc
+
+
+def decode_json_body(status: int, body: bytes, limit: int) -> Any:
+    """Map a finished response to its JSON value or the failure it means.
+
+    Raises:
+        ResolutionFailed: as `DocumentFetcher.fetch_json`, without the JSON-object check.
     """
     if status == 404:
         raise ResolutionFailed(FailureKind.NOT_FOUND, "DID not found (404)")
@@ -187,9 +206,6 @@ def decode_response(status: int, body: bytes, limit: int) -> dict[str, Any]:
     if len(body) > limit:
         raise ResolutionFailed(FailureKind.INVALID_DOCUMENT, f"document exceeds {limit} bytes")
     try:
-        doc = json.loads(body)
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ResolutionFailed(FailureKind.INVALID_DOCUMENT, "document is not JSON") from exc
-    if not isinstance(doc, dict):
-        raise ResolutionFailed(FailureKind.INVALID_DOCUMENT, "document is not a JSON object")
-    return doc

@@ -20,7 +20,7 @@ _sym_db = _symbol_database.Default()
 
 
 DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(
-    b'\n relay/resolver/v1/resolver.proto\x12\x11relay.resolver.v1"1\n\x12ResolveDidsRequest\x12\x0c\n\x04\x64ids\x18\x01 \x03(\t\x12\r\n\x05\x66resh\x18\x02 \x01(\x08"I\n\x13ResolveDidsResponse\x12\x32\n\x0bresolutions\x18\x01 \x03(\x0b\x32\x1d.relay.resolver.v1.Resolution"\x86\x01\n\nResolution\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12/\n\x08identity\x18\x02 \x01(\x0b\x32\x1b.relay.resolver.v1.IdentityH\x00\x12\x30\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1f.relay.resolver.v1.ResolveErrorH\x00\x42\x08\n\x06result"\x83\x01\n\x08Identity\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x13\n\x0bsigning_key\x18\x02 \x01(\t\x12\x14\n\x0cpds_endpoint\x18\x03 \x01(\t\x12\x0e\n\x06handle\x18\x04 \x01(\t\x12\x17\n\x0fhandle_verified\x18\x05 \x01(\x08\x12\x16\n\x0eresolved_at_us\x18\x06 \x01(\x03"R\n\x0cResolveError\x12\x31\n\x04\x63ode\x18\x01 \x01(\x0e\x32#.relay.resolver.v1.ResolveErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t"!\n\x11InvalidateRequest\x12\x0c\n\x04\x64ids\x18\x01 \x03(\t")\n\x12InvalidateResponse\x12\x13\n\x0binvalidated\x18\x01 \x01(\x05*\x8f\x02\n\x10ResolveErrorCode\x12"\n\x1eRESOLVE_ERROR_CODE_UNSPECIFIED\x10\x00\x12"\n\x1eRESOLVE_ERROR_CODE_INVALID_DID\x10\x01\x12 \n\x1cRESOLVE_ERROR_CODE_NOT_FOUND\x10\x02\x12!\n\x1dRESOLVE_ERROR_CODE_TOMBSTONED\x10\x03\x12\'\n#RESOLVE_ERROR_CODE_INVALID_DOCUMENT\x10\x04\x12"\n\x1eRESOLVE_ERROR_CODE_UNREACHABLE\x10\x05\x12!\n\x1dRESOLVE_ERROR_CODE_OVERLOADED\x10\x06\x32\xca\x01\n\x0fResolverService\x12\\\n\x0bResolveDids\x12%.relay.resolver.v1.ResolveDidsRequest\x1a&.relay.resolver.v1.ResolveDidsResponse\x12Y\n\nInvalidate\x12$.relay.resolver.v1.InvalidateRequest\x1a%.relay.resolver.v1.InvalidateResponseb\x06proto3'
+    b'\n relay/resolver/v1/resolver.proto\x12\x11relay.resolver.v1"1\n\x12ResolveDidsRequest\x12\x0c\n\x04\x64ids\x18\x01 \x03(\t\x12\r\n\x05\x66resh\x18\x02 \x01(\x08"I\n\x13ResolveDidsResponse\x12\x32\n\x0bresolutions\x18\x01 \x03(\x0b\x32\x1d.relay.resolver.v1.Resolution"\x86\x01\n\nResolution\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12/\n\x08identity\x18\x02 \x01(\x0b\x32\x1b.relay.resolver.v1.IdentityH\x00\x12\x30\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1f.relay.resolver.v1.ResolveErrorH\x00\x42\x08\n\x06result"\x83\x01\n\x08Identity\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x13\n\x0bsigning_key\x18\x02 \x01(\t\x12\x14\n\x0cpds_endpoint\x18\x03 \x01(\t\x12\x0e\n\x06handle\x18\x04 \x01(\t\x12\x17\n\x0fhandle_verified\x18\x05 \x01(\x08\x12\x16\n\x0eresolved_at_us\x18\x06 \x01(\x03"R\n\x0cResolveError\x12\x31\n\x04\x63ode\x18\x01 \x01(\x0e\x32#.relay.resolver.v1.ResolveErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t"!\n\x11InvalidateRequest\x12\x0c\n\x04\x64ids\x18\x01 \x03(\t")\n\x12InvalidateResponse\x12\x13\n\x0binvalidated\x18\x01 \x01(\x05"!\n\x11KeyHistoryRequest\x12\x0c\n\x04\x64ids\x18\x01 \x03(\t"F\n\x12KeyHistoryResponse\x12\x30\n\thistories\x18\x01 \x03(\x0b\x32\x1d.relay.resolver.v1.KeyHistory"\x87\x01\n\nKeyHistory\x12\x0b\n\x03\x64id\x18\x01 \x01(\t\x12\x30\n\x07periods\x18\x02 \x01(\x0b\x32\x1d.relay.resolver.v1.KeyPeriodsH\x00\x12\x30\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1f.relay.resolver.v1.ResolveErrorH\x00\x42\x08\n\x06result";\n\nKeyPeriods\x12-\n\x07periods\x18\x01 \x03(\x0b\x32\x1c.relay.resolver.v1.KeyPeriod"O\n\tKeyPeriod\x12\x13\n\x0bsigning_key\x18\x01 \x01(\t\x12\x15\n\rvalid_from_us\x18\x02 \x01(\x03\x12\x16\n\x0evalid_until_us\x18\x03 \x01(\x03*\x8f\x02\n\x10ResolveErrorCode\x12"\n\x1eRESOLVE_ERROR_CODE_UNSPECIFIED\x10\x00\x12"\n\x1eRESOLVE_ERROR_CODE_INVALID_DID\x10\x01\x12 \n\x1cRESOLVE_ERROR_CODE_NOT_FOUND\x10\x02\x12!\n\x1dRESOLVE_ERROR_CODE_TOMBSTONED\x10\x03\x12\'\n#RESOLVE_ERROR_CODE_INVALID_DOCUMENT\x10\x04\x12"\n\x1eRESOLVE_ERROR_CODE_UNREACHABLE\x10\x05\x12!\n\x1dRESOLVE_ERROR_CODE_OVERLOADED\x10\x06\x32\xa5\x02\n\x0fResolverService\x12\\\n\x0bResolveDids\x12%.relay.resolver.v1.ResolveDidsRequest\x1a&.relay.resolver.v1.ResolveDidsResponse\x12Y\n\nInvalidate\x12$.relay.resolver.v1.InvalidateRequest\x1a%.relay.resolver.v1.InvalidateResponse\x12Y\n\nKeyHistory\x12$.relay.resolver.v1.KeyHistoryRequest\x1a%.relay.resolver.v1.KeyHistoryResponseb\x06proto3'
 )
 
 _globals = globals()
@@ -30,8 +30,8 @@ _builder.BuildTopDescriptorsAndMessages(
 )
 if not _descriptor._USE_C_DESCRIPTORS:
     DESCRIPTOR._loaded_options = None
-    _globals["_RESOLVEERRORCODE"]._serialized_start = 615
-    _globals["_RESOLVEERRORCODE"]._serialized_end = 886
+    _globals["_RESOLVEERRORCODE"]._serialized_start = 1002
+    _globals["_RESOLVEERRORCODE"]._serialized_end = 1273
     _globals["_RESOLVEDIDSREQUEST"]._serialized_start = 55
     _globals["_RESOLVEDIDSREQUEST"]._serialized_end = 104
     _globals["_RESOLVEDIDSRESPONSE"]._serialized_start = 106
@@ -46,6 +46,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
     _globals["_INVALIDATEREQUEST"]._serialized_end = 569
     _globals["_INVALIDATERESPONSE"]._serialized_start = 571
     _globals["_INVALIDATERESPONSE"]._serialized_end = 612
-    _globals["_RESOLVERSERVICE"]._serialized_start = 889
-    _globals["_RESOLVERSERVICE"]._serialized_end = 1091
+    _globals["_KEYHISTORYREQUEST"]._serialized_start = 614
+    _globals["_KEYHISTORYREQUEST"]._serialized_end = 647
+    _globals["_KEYHISTORYRESPONSE"]._serialized_start = 649
+    _globals["_KEYHISTORYRESPONSE"]._serialized_end = 719
+    _globals["_KEYHISTORY"]._serialized_start = 722
+    _globals["_KEYHISTORY"]._serialized_end = 857
+    _globals["_KEYPERIODS"]._serialized_start = 859
+    _globals["_KEYPERIODS"]._serialized_end = 918
+    _globals["_KEYPERIOD"]._serialized_start = 920
+    _globals["_KEYPERIOD"]._serialized_end = 999
+    _globals["_RESOLVERSERVICE"]._serialized_start = 1276
+    _globals["_RESOLVERSERVICE"]._serialized_end = 1569
 # @@protoc_insertion_point(module_scope)

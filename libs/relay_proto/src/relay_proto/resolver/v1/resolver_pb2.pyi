@@ -259,3 +259,143 @@ class InvalidateResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___InvalidateResponse: _TypeAlias = InvalidateResponse  # noqa: Y015
+
+@_typing.final
+class KeyHistoryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DIDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def dids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        dids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dids", b"dids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KeyHistoryRequest: _TypeAlias = KeyHistoryRequest  # noqa: Y015
+
+@_typing.final
+class KeyHistoryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HISTORIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def histories(
+        self,
+    ) -> _containers.RepeatedCompositeFieldContainer[Global___KeyHistory]:
+        """One per requested DID, in request order."""
+
+    def __init__(
+        self,
+        *,
+        histories: _abc.Iterable[Global___KeyHistory] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["histories", b"histories"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KeyHistoryResponse: _TypeAlias = KeyHistoryResponse  # noqa: Y015
+
+@_typing.final
+class KeyHistory(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DID_FIELD_NUMBER: _builtins.int
+    PERIODS_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    did: _builtins.str
+    @_builtins.property
+    def periods(self) -> Global___KeyPeriods: ...
+    @_builtins.property
+    def error(self) -> Global___ResolveError:
+        """INVALID_DID also for methods without a history (did:web)."""
+
+    def __init__(
+        self,
+        *,
+        did: _builtins.str = ...,
+        periods: Global___KeyPeriods | None = ...,
+        error: Global___ResolveError | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal[
+        "error", b"error", "periods", b"periods", "result", b"result"
+    ]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "did", b"did", "error", b"error", "periods", b"periods", "result", b"result"
+    ]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["periods", "error"]  # noqa: Y015
+    _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
+    def WhichOneof(
+        self, oneof_group: _WhichOneofArgType_result
+    ) -> _WhichOneofReturnType_result | None: ...
+
+Global___KeyHistory: _TypeAlias = KeyHistory  # noqa: Y015
+
+@_typing.final
+class KeyPeriods(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIODS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def periods(
+        self,
+    ) -> _containers.RepeatedCompositeFieldContainer[Global___KeyPeriod]:
+        """Oldest first."""
+
+    def __init__(
+        self,
+        *,
+        periods: _abc.Iterable[Global___KeyPeriod] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["periods", b"periods"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KeyPeriods: _TypeAlias = KeyPeriods  # noqa: Y015
+
+@_typing.final
+class KeyPeriod(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIGNING_KEY_FIELD_NUMBER: _builtins.int
+    VALID_FROM_US_FIELD_NUMBER: _builtins.int
+    VALID_UNTIL_US_FIELD_NUMBER: _builtins.int
+    signing_key: _builtins.str
+    """did:key form of the #atproto key."""
+    valid_from_us: _builtins.int
+    """When the directory accepted the operation that set it (unix microseconds)."""
+    valid_until_us: _builtins.int
+    """When the next operation replaced it; 0 while it is the current key."""
+    def __init__(
+        self,
+        *,
+        signing_key: _builtins.str = ...,
+        valid_from_us: _builtins.int = ...,
+        valid_until_us: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal[
+        "signing_key",
+        b"signing_key",
+        "valid_from_us",
+        b"valid_from_us",
+        "valid_until_us",
+        b"valid_until_us",
+    ]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KeyPeriod: _TypeAlias = KeyPeriod  # noqa: Y015

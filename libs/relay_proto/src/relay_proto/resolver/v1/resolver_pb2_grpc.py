@@ -52,6 +52,12 @@ class ResolverServiceStub:
             response_deserializer=relay_dot_resolver_dot_v1_dot_resolver__pb2.InvalidateResponse.FromString,
             _registered_method=True,
         )
+        self.KeyHistory = channel.unary_unary(
+            "/relay.resolver.v1.ResolverService/KeyHistory",
+            request_serializer=relay_dot_resolver_dot_v1_dot_resolver__pb2.KeyHistoryRequest.SerializeToString,
+            response_deserializer=relay_dot_resolver_dot_v1_dot_resolver__pb2.KeyHistoryResponse.FromString,
+            _registered_method=True,
+        )
 
 
 class ResolverServiceServicer:
@@ -71,6 +77,14 @@ class ResolverServiceServicer:
         context.set_details("Method not implemented!")
         raise NotImplementedError("Method not implemented!")
 
+    def KeyHistory(self, request, context):
+        """The signing keys each DID has had, from its PLC audit log (did:plc only; never cached). For a
+        caller judging events signed before a key rotation (it is behind the stream).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details("Method not implemented!")
+        raise NotImplementedError("Method not implemented!")
+
 
 def add_ResolverServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -83,6 +97,11 @@ def add_ResolverServiceServicer_to_server(servicer, server):
             servicer.Invalidate,
             request_deserializer=relay_dot_resolver_dot_v1_dot_resolver__pb2.InvalidateRequest.FromString,
             response_serializer=relay_dot_resolver_dot_v1_dot_resolver__pb2.InvalidateResponse.SerializeToString,
+        ),
+        "KeyHistory": grpc.unary_unary_rpc_method_handler(
+            servicer.KeyHistory,
+            request_deserializer=relay_dot_resolver_dot_v1_dot_resolver__pb2.KeyHistoryRequest.FromString,
+            response_serializer=relay_dot_resolver_dot_v1_dot_resolver__pb2.KeyHistoryResponse.SerializeToString,
         ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -147,6 +166,36 @@ class ResolverService:
             "/relay.resolver.v1.ResolverService/Invalidate",
             relay_dot_resolver_dot_v1_dot_resolver__pb2.InvalidateRequest.SerializeToString,
             relay_dot_resolver_dot_v1_dot_resolver__pb2.InvalidateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True,
+        )
+
+    @staticmethod
+    def KeyHistory(
+        request,
+        target,
+        options=(),
+        channel_credentials=None,
+        call_credentials=None,
+        insecure=False,
+        compression=None,
+        wait_for_ready=None,
+        timeout=None,
+        metadata=None,
+    ):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            "/relay.resolver.v1.ResolverService/KeyHistory",
+            relay_dot_resolver_dot_v1_dot_resolver__pb2.KeyHistoryRequest.SerializeToString,
+            relay_dot_resolver_dot_v1_dot_resolver__pb2.KeyHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

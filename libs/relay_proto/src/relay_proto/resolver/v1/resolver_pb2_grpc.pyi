@@ -42,6 +42,12 @@ class ResolverServiceStub:
         _resolver_pb2.InvalidateRequest, _resolver_pb2.InvalidateResponse
     ]
     """Drop cached entries so the next resolution fetches fresh documents (on #identity events)."""
+    KeyHistory: _grpc.UnaryUnaryMultiCallable[
+        _resolver_pb2.KeyHistoryRequest, _resolver_pb2.KeyHistoryResponse
+    ]
+    """The signing keys each DID has had, from its PLC audit log (did:plc only; never cached). For a
+    caller judging events signed before a key rotation (it is behind the stream).
+    """
 
 @_typing.type_check_only
 class ResolverServiceAsyncStub(ResolverServiceStub):
@@ -56,6 +62,12 @@ class ResolverServiceAsyncStub(ResolverServiceStub):
         _resolver_pb2.InvalidateRequest, _resolver_pb2.InvalidateResponse
     ]  # type: ignore[assignment]
     """Drop cached entries so the next resolution fetches fresh documents (on #identity events)."""
+    KeyHistory: _aio.UnaryUnaryMultiCallable[
+        _resolver_pb2.KeyHistoryRequest, _resolver_pb2.KeyHistoryResponse
+    ]  # type: ignore[assignment]
+    """The signing keys each DID has had, from its PLC audit log (did:plc only; never cached). For a
+    caller judging events signed before a key rotation (it is behind the stream).
+    """
 
 class ResolverServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -81,6 +93,19 @@ class ResolverServiceServicer(metaclass=_abc_1.ABCMeta):
         _abc.Awaitable[_resolver_pb2.InvalidateResponse],
     ]:
         """Drop cached entries so the next resolution fetches fresh documents (on #identity events)."""
+
+    @_abc_1.abstractmethod
+    def KeyHistory(
+        self,
+        request: _resolver_pb2.KeyHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[
+        _resolver_pb2.KeyHistoryResponse,
+        _abc.Awaitable[_resolver_pb2.KeyHistoryResponse],
+    ]:
+        """The signing keys each DID has had, from its PLC audit log (did:plc only; never cached). For a
+        caller judging events signed before a key rotation (it is behind the stream).
+        """
 
 def add_ResolverServiceServicer_to_server(
     servicer: ResolverServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]
