@@ -264,6 +264,6 @@ if __name__ == "__main__":
         "--no-key-rotations",
         dest="key_rotations",
         action="store_false",
-        help="leave netsim's 1%% signing-key rotations out (a lagging validator drops old-key commits)",
+        help="leave netsim's 1%% signing-key rotations out (to compare: old-key commits need key histories)",
     )
     asyncio.run(main(parser.parse_args()))

@@ -52,10 +52,9 @@ class Workload:
         broken_ratio: fraction of events that are broken (0..1).
         seed: makes the choice of accounts, ops and defects reproducible.
         broken_kinds: kinds to draw from (all by default).
-        key_rotations: False turns the 1% of signing-key rotations into record commits. A relay
-            that lags behind the stream judges the commits signed before a rotation against the
-            key the PLC directory serves by then (the rotated one), so exactness tests that make
-            it lag on purpose (restarts) leave rotations out.
+        key_rotations: False turns the 1% of signing-key rotations into record commits (to
+            compare runs with and without them: a relay behind the stream needs the DID's key
+            history for commits signed before a rotation).
     """
 
     def __init__(

@@ -53,9 +53,6 @@ async def test_verified_stream_matches_the_ledger(
     async def caught_up() -> bool:
         return await verified_count(jetstream) >= created
 
-    # NOTE: a DID's events are checked against the key the relay resolves when it first judges
-    # one of them. Rotating a key before the relay saw the account would make its earlier,
-    # old-key commits fail (as on the real network); accounts exist well before they rotate.
     await wait_until(caught_up, within_seconds=20, what="creation sequences verified")
     await _scripted(net)
     workload = Workload(
@@ -65,7 +62,6 @@ async def test_verified_stream_matches_the_ledger(
         broken_ratio=0.08,
         seed="ingest-exact",
         broken_kinds=_RANDOM_KINDS,
-        key_rotations=False,  # one scripted rotation above; see Workload for why
     )
     result = await workload.run(1.5)
 

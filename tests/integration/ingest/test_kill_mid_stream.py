@@ -44,7 +44,6 @@ async def test_kill_9_mid_stream_then_restart(
         broken_ratio=0.03,
         seed=victim,
         broken_kinds=_KINDS,
-        key_rotations=False,  # a restart makes the relay lag: see Workload
     )
     emitting = asyncio.create_task(workload.run(5.0))
 

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from relay_core.firehose.frames import encode_frame
+from relay_core.key_history import KeyPeriod
 from relay_core.syntax.did import Did
 from relay_validator.account_state import AccountState
 from relay_validator.decode import decode_event
@@ -40,6 +41,8 @@ def new_repo(index: int, *, seed: str = "unit") -> tuple[SimRepo, AccountIdentit
         handle=account.handle,
         handle_verified=True,
         resolved_at_us=0,
+        # As after a KeyHistory lookup: the DID never had another key.
+        key_history=(KeyPeriod(account.signing_key.public_key, 0, None),),
     )
     return repo, identity
 

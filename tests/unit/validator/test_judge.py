@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
 import pytest
 from relay_core.cbor import decode_dag_cbor_multi
 from relay_core.firehose.frames import encode_frame
+from relay_core.key_history import KEY_HISTORY_TOLERANCE_SECONDS, KeyPeriod
+from relay_core.keys import Curve, PrivateKey, PublicKey
 from relay_validator.account_state import AccountStatus
 from relay_validator.drop_reason import DropReason
-from relay_validator.identity import FailureKind, IdentityFailure
+from relay_validator.identity import AccountIdentity, FailureKind, IdentityFailure
 from relay_validator.verdict import (
     Accept,
     AccountDetails,
@@ -104,10 +109,55 @@ def test_truncated_frame_is_bad_cbor(driver: Driver) -> None:
     assert isinstance(verdict, Drop) and verdict.reason == DropReason.BAD_FRAME_CBOR
 
 
-def test_signature_mismatch_asks_for_a_fresh_key_before_dropping(driver: Driver) -> None:
+def test_signature_mismatch_asks_for_a_fresh_key_then_the_key_history_before_dropping(driver: Driver) -> None:
     frame = driver.frame(driver.mutate(broken=BrokenKind.WRONG_KEY, wrong_signer=Signer(b"\x22" * 32)))
+    identity = driver.identity
+    assert isinstance(identity, AccountIdentity)
+    known_history = identity.key_history
+    driver.identity = replace(identity, key_history=None)
     assert driver.judge_frame(frame, fresh=False) == RefreshIdentity(DropReason.SIGNATURE_MISMATCH)
+    assert driver.judge_frame(frame, fresh=True) == RefreshIdentity(
+        DropReason.SIGNATURE_MISMATCH, key_history=True
+    )
+    driver.identity = replace(identity, key_history=known_history)
     verdict = driver.judge_frame(frame, fresh=True)
+    assert isinstance(verdict, Drop) and verdict.reason == DropReason.SIGNATURE_MISMATCH
+
+
+def _rotated_away(driver: Driver, *, rotated_at_us: int) -> PublicKey:
+    """Make the identity's current key a new one; the key the repo signs with becomes history."""
+    identity = driver.identity
+    assert isinstance(identity, AccountIdentity)
+    new_key = PrivateKey.generate(Curve.K256).public_key
+    driver.identity = replace(
+        identity,
+        signing_key=new_key,
+        key_history=(
+            KeyPeriod(identity.signing_key, 0, rotated_at_us),
+            KeyPeriod(new_key, rotated_at_us, None),
+        ),
+    )
+    return identity.signing_key
+
+
+def test_events_signed_before_a_rotation_verify_with_the_key_of_their_time() -> None:
+    repo, identity = new_repo(3)
+    driver = Driver(repo, identity)
+    _rotated_away(driver, rotated_at_us=time.time_ns() // 1000 + 60_000_000)
+    verdicts = driver.genesis()
+    assert all(isinstance(v, Accept) for v in verdicts)
+    commit, sync = verdicts[2], verdicts[3]
+    assert isinstance(commit, Accept) and commit.earlier_key and _kinds(commit) == [EventKind.COMMIT]
+    assert isinstance(sync, Accept) and sync.earlier_key and _kinds(sync) == [EventKind.SYNC]
+    # The chain goes on under the old key while its revs are from before the rotation.
+    later = driver.send(driver.mutate(), fresh=True)
+    assert isinstance(later, Accept) and later.earlier_key
+
+
+def test_a_key_retired_long_before_the_rev_is_not_accepted(driver: Driver) -> None:
+    now_us = time.time_ns() // 1000
+    _rotated_away(driver, rotated_at_us=now_us - (KEY_HISTORY_TOLERANCE_SECONDS + 60) * 1_000_000)
+    verdict = driver.send(driver.mutate(), fresh=True)
     assert isinstance(verdict, Drop) and verdict.reason == DropReason.SIGNATURE_MISMATCH
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from relay_core.key_history import KeyPeriod
 from relay_core.keys import PublicKey
 from relay_core.syntax.did import Did
 
@@ -49,6 +50,9 @@ class AccountIdentity:
     handle_verified: bool
     """The resolver checked that the handle resolves back to the DID."""
     resolved_at_us: int
+    key_history: tuple[KeyPeriod, ...] | None = None
+    """The DID's earlier keys (PLC audit log), fetched only after a commit failed with the
+    current key; None until then, empty when the DID has none to offer."""
 
 
 class FailureKind(StrEnum):

@@ -17,7 +17,11 @@ Rules, in order (each failure is a `Drop` with a bounded reason):
    are dropped; identity events of locally taken-down/suspended accounts too.
 6. `#commit`: rev above the stored rev; `verify_commit_event` (CAR, commit, rev time, signature,
    MST inversion proof); `prevData` equal to the stored data CID. A signature mismatch with a
-   cached key asks for a refresh first (key rotation). A broken chain drops the event and marks
+   cached key asks for a refresh first (key rotation); a mismatch with a fresh did:plc key asks
+   for the DID's key history, and then any key the DID had around the rev's time (± the clock
+   tolerance of `relay_core.key_history`) verifies: a relay behind the stream judges commits
+   signed before a rotation, and the key in effect at the event's position is the one that
+   counts. A broken chain drops the event and marks
    the account desynchronized, emitting the relay's `#account` (active=false,
    status=desynchronized) once on the transition.
 7. `#sync`: verified like a commit head; its rev may equal but not go below the stored rev; it
@@ -46,7 +50,10 @@ from relay_core.firehose.verify import (
     verify_identity_event,
     verify_sync_event,
 )
+from relay_core.key_history import KEY_HISTORY_TOLERANCE_SECONDS, keys_in_effect
+from relay_core.keys import PublicKey
 from relay_core.syntax.did import parse_relay_did
+from relay_core.syntax.tid import Tid, parse_tid
 
 from relay_validator.account_state import BLOCKING_STATUSES, AccountState, AccountStatus, combined_status
 from relay_validator.decode import RelayedEvent
@@ -81,6 +88,7 @@ _FAILURE_REASONS = {
     FailureKind.INVALID: DropReason.IDENTITY_INVALID,
 }
 _LOCAL_BLOCKING = frozenset({AccountStatus.TAKENDOWN, AccountStatus.SUSPENDED})
+_HISTORY_TOLERANCE_US = KEY_HISTORY_TOLERANCE_SECONDS * 1_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,10 +158,27 @@ def _blocked(state: AccountState) -> Drop | None:
     return None
 
 
-def _signature_verdict(exc: InvalidSignature, ctx: Context) -> Verdict:
-    if exc.reason == DropReason.SIGNATURE_MISMATCH and not ctx.identity_fresh:
-        return RefreshIdentity(DropReason.SIGNATURE_MISMATCH)
+def _signature_verdict(exc: InvalidSignature, ctx: Context, identity: AccountIdentity) -> Verdict:
+    if exc.reason == DropReason.SIGNATURE_MISMATCH:
+        if not ctx.identity_fresh:
+            return RefreshIdentity(DropReason.SIGNATURE_MISMATCH)
+        if identity.key_history is None and identity.did.startswith("did:plc:"):
+            return RefreshIdentity(DropReason.SIGNATURE_MISMATCH, key_history=True)
     return Drop(reason_of(exc), str(exc))
+
+
+def _earlier_keys(identity: AccountIdentity, rev: Tid | str) -> list[PublicKey]:
+    """Keys other than the current one the DID had around the time of `rev` (none until the
+    history was fetched)."""
+    if not identity.key_history:
+        return []
+    if isinstance(rev, str):
+        try:
+            rev = parse_tid(rev)
+        except InvalidSyntax:
+            return []  # verification refuses the event for its rev
+    candidates = keys_in_effect(identity.key_history, rev.timestamp_us, _HISTORY_TOLERANCE_US)
+    return [key for key in candidates if key != identity.signing_key]
 
 
 def _account_publication(state: AccountState, seq: int, time: str, upstream_active: bool) -> Publication:
@@ -206,9 +231,10 @@ def _judge_commit_chain(
             signing_key=identity.signing_key,
             now_us=ctx.now_us,
             strict=has_head or evt.prev_data is not None,
+            earlier_keys=_earlier_keys(identity, evt.rev),
         )
     except InvalidSignature as exc:
-        return _signature_verdict(exc, ctx)
+        return _signature_verdict(exc, ctx, identity)
     except BrokenChain as exc:
         return _broken_chain(evt, state, str(exc)) if has_head else Drop(DropReason.BROKEN_CHAIN, str(exc))
     except RelayError as exc:
@@ -239,7 +265,7 @@ def _judge_commit_chain(
             ),
         )
     )
-    return Accept(tuple(publications), new_state, created)
+    return Accept(tuple(publications), new_state, created, verified.signed_by != identity.signing_key)
 
 
 def _broken_chain(evt: CommitEvent, state: AccountState, detail: str) -> Drop:
@@ -256,9 +282,14 @@ def _judge_sync(
     if (blocked := _blocked(state)) is not None:
         return blocked
     try:
-        verified = verify_sync_event(evt, signing_key=identity.signing_key, now_us=ctx.now_us)
+        verified = verify_sync_event(
+            evt,
+            signing_key=identity.signing_key,
+            now_us=ctx.now_us,
+            earlier_keys=_earlier_keys(identity, evt.rev),
+        )
     except InvalidSignature as exc:
-        return _signature_verdict(exc, ctx)
+        return _signature_verdict(exc, ctx, identity)
     except RelayError as exc:
         return Drop(reason_of(exc), str(exc))
     # NOTE: the reference PDS repeats its latest rev in #sync, so an equal rev is normal.
@@ -280,7 +311,7 @@ def _judge_sync(
     ]
     if state.desynchronized:
         publications.append(_account_publication(new_state, evt.seq, evt.time.raw, upstream_active=True))
-    return Accept(tuple(publications), new_state, created)
+    return Accept(tuple(publications), new_state, created, verified.signed_by != identity.signing_key)
 
 
 def _judge_identity(

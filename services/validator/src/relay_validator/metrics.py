@@ -19,6 +19,8 @@ __all__ = [
     "EVENTS_VERIFIED_TOTAL",
     "IDENTITY_REFRESHES_TOTAL",
     "IDENTITY_WAITS_TOTAL",
+    "KEY_HISTORY_LOOKUPS_TOTAL",
+    "EARLIER_KEY_VERIFICATIONS_TOTAL",
     "STALLED_PARTITIONS",
     "STALLED_FRAMES",
 ]
@@ -47,6 +49,18 @@ IDENTITY_REFRESHES_TOTAL: Final = Counter(
     "relay_validator_identity_refreshes_total",
     "Fresh re-resolutions after a mismatch (reason=signature_mismatch|wrong_host|identity_event).",
     ["reason"],
+)
+
+KEY_HISTORY_LOOKUPS_TOTAL: Final = Counter(
+    "relay_validator_key_history_lookups_total",
+    "Key histories asked of the resolver after a signature failed with a fresh current key "
+    "(result=found|none|unavailable).",
+    ["result"],
+)
+
+EARLIER_KEY_VERIFICATIONS_TOTAL: Final = Counter(
+    "relay_validator_earlier_key_verifications_total",
+    "Commits and syncs accepted with a key the DID had before its current one (judged behind a rotation).",
 )
 
 IDENTITY_WAITS_TOTAL: Final = Counter(

@@ -8,6 +8,7 @@ from typing import Any, Final, Protocol
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from relay_core.errors import InvalidKey
+from relay_core.key_history import KeyPeriod
 from relay_core.keys import parse_did_key
 from relay_core.syntax.did import Did
 from relay_proto.resolver.v1 import resolver_pb2, resolver_pb2_grpc
@@ -15,7 +16,7 @@ from relay_proto.resolver.v1 import resolver_pb2, resolver_pb2_grpc
 from relay_validator.errors import DependencyUnavailable
 from relay_validator.identity import AccountIdentity, FailureKind, IdentityFailure, endpoint_host
 
-__all__ = ["IdentitySource", "ResolverClient", "from_proto_resolution"]
+__all__ = ["IdentitySource", "ResolverClient", "from_proto_key_history", "from_proto_resolution"]
 
 _FAILURES: Final = {
     resolver_pb2.RESOLVE_ERROR_CODE_INVALID_DID: FailureKind.INVALID,
@@ -36,6 +37,10 @@ class IdentitySource(Protocol):
 
     async def invalidate(self, dids: Sequence[Did]) -> None: ...
 
+    async def key_history(
+        self, dids: Sequence[Did]
+    ) -> dict[Did, tuple[KeyPeriod, ...] | IdentityFailure]: ...
+
 
 def from_proto_resolution(resolution: Any) -> AccountIdentity | IdentityFailure:
     """One `relay.resolver.v1.Resolution` as the validator's identity (or failure)."""
@@ -55,6 +60,21 @@ def from_proto_resolution(resolution: Any) -> AccountIdentity | IdentityFailure:
         handle_verified=ident.handle_verified,
         resolved_at_us=ident.resolved_at_us,
     )
+
+
+def from_proto_key_history(history: Any) -> tuple[KeyPeriod, ...] | IdentityFailure:
+    """One `relay.resolver.v1.KeyHistory` as key periods (or a failure)."""
+    if history.WhichOneof("result") != "periods":
+        code = history.error.code
+        return IdentityFailure(_FAILURES.get(code, FailureKind.UNREACHABLE), history.error.message[:200])
+    periods = []
+    for period in history.periods.periods:
+        try:
+            key = parse_did_key(period.signing_key)
+        except InvalidKey as exc:
+            return IdentityFailure(FailureKind.INVALID, f"key history: {exc}")
+        periods.append(KeyPeriod(key, period.valid_from_us, period.valid_until_us or None))
+    return tuple(periods)
 
 
 class ResolverClient:
@@ -97,6 +117,20 @@ class ResolverClient:
                 )
             except grpc.aio.AioRpcError as exc:
                 raise DependencyUnavailable("resolver", f"Invalidate: {exc.code().name}") from exc
+
+    async def key_history(self, dids: Sequence[Did]) -> dict[Did, tuple[KeyPeriod, ...] | IdentityFailure]:
+        out: dict[Did, tuple[KeyPeriod, ...] | IdentityFailure] = {}
+        for start in range(0, len(dids), self._max):
+            chunk = list(dids[start : start + self._max])
+            try:
+                response = await self._stub.KeyHistory(
+                    resolver_pb2.KeyHistoryRequest(dids=chunk), timeout=self._timeout
+                )
+            except grpc.aio.AioRpcError as exc:
+                raise DependencyUnavailable("resolver", f"KeyHistory: {exc.code().name}") from exc
+            for did, history in zip(chunk, response.histories, strict=True):
+                out[did] = from_proto_key_history(history)
+        return out
 
     async def serving(self) -> bool:
         """gRPC health of the peer's server (readiness check)."""

@@ -10,7 +10,9 @@ re-judges against the durable state and republishes with the same msg ids (dedup
 An `#identity` event ends a batch early when its DID has earlier events in it (see `run`).
 
 Rare paths cost one extra call each: a fresh re-resolution after a signature or host mismatch
-(at most once per DID per batch, and not when the identity was resolved moments ago).
+(at most once per DID per batch, and not when the identity was resolved moments ago), and a
+`KeyHistory` when a did:plc commit fails even with the fresh key (the validator is behind a key
+rotation; the history then stays with the cached identity).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from relay_core.errors import InvalidSyntax
@@ -222,6 +224,7 @@ class Validation:
         working = dict(states)
         changed: dict[Did, AccountState] = {}
         created: Counter[str] = Counter()
+        earlier_keys = 0
         outgoing: list[Outgoing] = []
         drops: list[tuple[Item, Drop]] = []
         done = 0
@@ -252,6 +255,12 @@ class Validation:
                 )
                 if not isinstance(verdict, RefreshIdentity):
                     break
+                if verdict.key_history:
+                    waiting_for = await self._add_key_history(did, identities)
+                    if waiting_for is not None:
+                        verdict = waiting_for
+                        break
+                    continue
                 metrics.IDENTITY_REFRESHES_TOTAL.labels(verdict.reason.value).inc()
                 identities.update(self._remember(await self._identities.resolve([did], fresh=True)))
                 fresh.add(did)
@@ -266,6 +275,7 @@ class Validation:
             if isinstance(verdict, Accept):
                 if verdict.created:
                     created[raw.host] += 1
+                earlier_keys += verdict.earlier_key
             else:
                 drops.append((item, verdict))
             if verdict.state is not None:
@@ -279,7 +289,25 @@ class Validation:
         await self._publisher.publish(outgoing, now_us)
         await self._accounts.upsert_accounts(list(changed.values()))
         self._commit(changed, created, outgoing, drops)
+        metrics.EARLIER_KEY_VERIFICATIONS_TOTAL.inc(earlier_keys)
         return BatchResult(done, len(outgoing), len(drops), waiting)
+
+    async def _add_key_history(
+        self, did: Did, identities: dict[Did, AccountIdentity | IdentityFailure]
+    ) -> AwaitIdentity | None:
+        """Attach the DID's key history to its identity (and cache it); AwaitIdentity when the
+        resolver could not get it now (an event that may be good is never dropped for that)."""
+        identity = identities[did]
+        assert isinstance(identity, AccountIdentity)  # only a resolved identity fails a signature
+        answer = (await self._identities.key_history([did]))[did]
+        if isinstance(answer, IdentityFailure) and answer.kind.retry:
+            metrics.KEY_HISTORY_LOOKUPS_TOTAL.labels("unavailable").inc()
+            return AwaitIdentity(f"key history of {did}: {answer.message}")
+        periods = answer if isinstance(answer, tuple) else ()
+        metrics.KEY_HISTORY_LOOKUPS_TOTAL.labels("found" if periods else "none").inc()
+        identities[did] = replace(identity, key_history=periods)
+        self._idents.put(did, identities[did])
+        return None
 
     def _commit(
         self,

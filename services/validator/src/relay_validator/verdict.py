@@ -91,6 +91,8 @@ class Accept:
     state: AccountState
     created: bool
     """The account did not exist before (counts against its host's account limit)."""
+    earlier_key: bool = False
+    """Verified with a key the DID had before its current one (the event predates a rotation)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +107,11 @@ class Drop:
 
 @dataclass(frozen=True, slots=True)
 class RefreshIdentity:
-    """The cached identity disagrees (key or PDS); judge again with a freshly resolved one."""
+    """The cached identity disagrees (key or PDS); judge again with a freshly resolved one, or,
+    with `key_history`, with the fresh one plus the DID's earlier keys."""
 
     reason: DropReason
+    key_history: bool = False
 
 
 @dataclass(frozen=True, slots=True)
