@@ -103,3 +103,39 @@ async def test_service_runtime_connects_nats_and_reports_it_ready(nats_server, u
         assert info.config.name == definition.name
         await runtime.jetstream.delete_stream(definition.name)
     assert runtime.nats.is_closed
+
+
+async def test_fetch_batch_returns_what_is_there_without_waiting_to_fill(jetstream, unique_name) -> None:
+    definition = _stream(unique_name("S"))
+    subject = f"{definition.name.lower()}.0"
+    await jsx.ensure_streams(jetstream, [definition])
+    consumer = ConsumerDef(
+        stream=definition.name, durable=unique_name("c"), filter_subject=subject, description="test"
+    )
+    await jsx.ensure_consumer(jetstream, consumer)
+    sub = await jetstream.pull_subscribe_bind(durable=consumer.durable, stream=definition.name)
+    loop = asyncio.get_running_loop()
+    try:
+        for i in range(3):
+            await jsx.publish(jetstream, subject, b"m%d" % i, msg_id=f"h:{i}")
+        started = loop.time()
+        first = await jsx.fetch_batch(sub, 500, 2.0)
+        assert [m.data for m in first] == [b"m0", b"m1", b"m2"]
+        assert loop.time() - started < 0.5  # not the 2 s a batch-filling pull would wait
+
+        # Idle: the pull waits for the next message and returns it at once.
+        late = asyncio.create_task(jsx.fetch_batch(sub, 500, 2.0))
+        await asyncio.sleep(0.2)
+        started = loop.time()
+        await jsx.publish(jetstream, subject, b"m3", msg_id="h:3")
+        assert [m.data for m in await late] == [b"m3"]
+        assert loop.time() - started < 0.5
+
+        started = loop.time()
+        assert await jsx.fetch_batch(sub, 500, 0.3) == []
+        assert loop.time() - started >= 0.25
+        for msg in [*first]:
+            await msg.ack()
+    finally:
+        await sub.unsubscribe()
+        await jetstream.delete_stream(definition.name)
