@@ -8,6 +8,11 @@ live. Then netsim emits at ``--rate`` for ``--seconds``, and a WebSocket consume
 emits, millisecond precision). Reported: p50/p95/p99/max, frames received against the ledger's
 ``ok`` lines, and CPU per process of the stack over the emission window (psutil).
 
+Per stage (``--stages``, on by default): after the drain the bench reads the VERIFIED stream back
+and, per relay seq, splits the latency at the slurper's receive time (``received_at_us``), the
+validator's batch time (``verified_at_us``) and the time JetStream stored the event, so the stage
+that holds the queue shows.
+
     uv run --frozen python bench/bench_pipeline_latency.py [--hosts 20] [--rate 1000] [--seconds 40]
 """
 
@@ -30,11 +35,14 @@ from pathlib import Path
 
 import grpc
 import httpx
+import nats
 import psutil
 import websockets
 from relay_core.firehose.frames import decode_frame
 from relay_devstack.stack import SERVICE_NAMES, free_port_offset, service_ports
+from relay_proto.events.v1 import events_pb2
 from relay_proto.slurper.v1 import slurper_pb2, slurper_pb2_grpc
+from relay_runtime.streams import VERIFIED
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -157,10 +165,53 @@ def cpu_seconds(procs: dict[str, psutil.Process]) -> dict[str, float]:
     return out
 
 
+# ---- per-stage split ------------------------------------------------------------------------
+
+
+async def stage_latencies(state_dir: Path, received: dict[int, float]) -> dict[str, list[float]]:
+    """Seconds spent in each stage per event, from the VERIFIED stream's own records."""
+    nats_url = json.loads((state_dir / "stack.json").read_text())["nats"]["client_url"]
+    nc = await nats.connect(nats_url)
+    stages: dict[str, list[float]] = {
+        "netsim emit → slurper receive": [],
+        "slurper receive → validator batch": [],
+        "validator batch → VERIFIED stored": [],
+        "VERIFIED stored → consumer receive": [],
+    }
+    try:
+        js = nc.jetstream()
+        sub = await js.subscribe(VERIFIED.subjects[0], ordered_consumer=True)
+        info = await js.stream_info(VERIFIED.name)
+        for _ in range(info.state.messages):
+            msg = await sub.next_msg(timeout=10)
+            event = events_pb2.VerifiedEvent.FromString(msg.data)
+            meta = msg.metadata
+            seq, stored = meta.sequence.stream, meta.timestamp.timestamp()
+            if seq not in received or not event.event_time or not event.received_at_us:
+                continue
+            emitted = datetime.fromisoformat(event.event_time.replace("Z", "+00:00")).timestamp()
+            stages["netsim emit → slurper receive"].append(event.received_at_us / 1e6 - emitted)
+            stages["slurper receive → validator batch"].append(
+                (event.verified_at_us - event.received_at_us) / 1e6
+            )
+            stages["validator batch → VERIFIED stored"].append(stored - event.verified_at_us / 1e6)
+            stages["VERIFIED stored → consumer receive"].append(received[seq] - stored)
+        await sub.unsubscribe()
+    finally:
+        await nc.close()
+    return stages
+
+
 # ---- consumer -------------------------------------------------------------------------------
 
 
-async def consume(url: str, latencies: list[float], counts: dict[str, int], stop: asyncio.Event) -> None:
+async def consume(
+    url: str,
+    latencies: list[float],
+    counts: dict[str, int],
+    stop: asyncio.Event,
+    received: dict[int, float] | None = None,
+) -> None:
     async with websockets.connect(url, max_size=None, ping_interval=None) as ws:
         while not stop.is_set():
             try:
@@ -173,6 +224,9 @@ async def consume(url: str, latencies: list[float], counts: dict[str, int], stop
             frame = decode_frame(message)
             kind = frame.type or "error"
             counts[kind] = counts.get(kind, 0) + 1
+            seq = frame.body.get("seq")
+            if received is not None and isinstance(seq, int):
+                received[seq] = now
             stamp = frame.body.get("time")
             if isinstance(stamp, str):
                 latencies.append(now - datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
@@ -218,7 +272,8 @@ async def main(args: argparse.Namespace) -> None:
         counts: dict[str, int] = {}
         stop = asyncio.Event()
         url = f"ws://127.0.0.1:{2470 + offset}/xrpc/com.atproto.sync.subscribeRepos"
-        consumer = asyncio.create_task(consume(url, latencies, counts, stop))
+        received: dict[int, float] = {}
+        consumer = asyncio.create_task(consume(url, latencies, counts, stop, received))
         await asyncio.sleep(1.0)
         cpu0, wall0 = cpu_seconds(procs), time.monotonic()
         parent.send("go")
@@ -230,6 +285,7 @@ async def main(args: argparse.Namespace) -> None:
         parent.send("stop")
         events, elapsed, sim_cpu = await loop.run_in_executor(None, parent.recv)
         sim.join()
+        stages = await stage_latencies(state_dir, received) if args.stages else {}
     finally:
         devstack(["down", "--state-dir", str(state_dir)], env)
     ok = sum(1 for line in ledger.read_text().splitlines() if json.loads(line)["expect"] == "ok")
@@ -245,6 +301,11 @@ async def main(args: argparse.Namespace) -> None:
             f"latency netsim emit → consumer receive: p50 {pct(0.5):.1f} ms, p95 {pct(0.95):.1f} ms, "
             f"p99 {pct(0.99):.1f} ms, max {lat[-1] * 1000:.1f} ms (n={len(lat)})"
         )
+    for name, values in stages.items():
+        ordered = sorted(values)
+        if ordered:
+            at = [ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000 for q in (0.5, 0.95, 0.99)]
+            print(f"  stage {name:<34} p50 {at[0]:8.1f}  p95 {at[1]:8.1f}  p99 {at[2]:8.1f} ms")
     print(
         f"CPU over the {wall:.1f} s emission window, % of one core (netsim itself {sim_cpu / elapsed:.0%}):"
     )
@@ -260,6 +321,7 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=40.0)
     parser.add_argument("--drain-seconds", type=float, default=10.0)
+    parser.add_argument("--no-stages", dest="stages", action="store_false", help="skip the per-stage split")
     parser.add_argument(
         "--no-key-rotations",
         dest="key_rotations",
