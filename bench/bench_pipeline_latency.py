@@ -38,6 +38,7 @@ import httpx
 import nats
 import psutil
 import websockets
+from prometheus_client.parser import text_string_to_metric_families
 from relay_core.firehose.frames import decode_frame
 from relay_devstack.stack import SERVICE_NAMES, free_port_offset, service_ports
 from relay_proto.events.v1 import events_pb2
@@ -202,6 +203,37 @@ async def stage_latencies(state_dir: Path, received: dict[int, float]) -> dict[s
     return stages
 
 
+def scrape_timings(offset: int) -> list[str]:
+    """Mean wall time of the validator's batches and of the gRPC calls it makes, from /metrics."""
+    wanted = {
+        "validator": ("relay_validator_batch_seconds",),
+        "indexer": ("relay_grpc_server_request_seconds",),
+        "resolver": ("relay_grpc_server_request_seconds",),
+    }
+    lines = []
+    for service, names in wanted.items():
+        url = f"http://127.0.0.1:{service_ports(service, offset).ops}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        for family in text_string_to_metric_families(text):
+            if family.name not in names:
+                continue
+            sums: dict[str, float] = {}
+            counts: dict[str, float] = {}
+            for sample in family.samples:
+                label = sample.labels.get("method", "batch")
+                if sample.name.endswith("_sum"):
+                    sums[label] = sample.value
+                elif sample.name.endswith("_count"):
+                    counts[label] = sample.value
+            for label, count in sorted(counts.items()):
+                if count:
+                    lines.append(
+                        f"{service} {label}: {count:,.0f} × mean {sums[label] / count * 1000:.1f} ms"
+                    )
+    return lines
+
+
 # ---- consumer -------------------------------------------------------------------------------
 
 
@@ -286,6 +318,7 @@ async def main(args: argparse.Namespace) -> None:
         events, elapsed, sim_cpu = await loop.run_in_executor(None, parent.recv)
         sim.join()
         stages = await stage_latencies(state_dir, received) if args.stages else {}
+        timings = scrape_timings(offset) if args.stages else []
     finally:
         devstack(["down", "--state-dir", str(state_dir)], env)
     ok = sum(1 for line in ledger.read_text().splitlines() if json.loads(line)["expect"] == "ok")
@@ -306,6 +339,8 @@ async def main(args: argparse.Namespace) -> None:
         if ordered:
             at = [ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000 for q in (0.5, 0.95, 0.99)]
             print(f"  stage {name:<34} p50 {at[0]:8.1f}  p95 {at[1]:8.1f}  p99 {at[2]:8.1f} ms")
+    for line in timings:
+        print(f"  {line}")
     print(
         f"CPU over the {wall:.1f} s emission window, % of one core (netsim itself {sim_cpu / elapsed:.0%}):"
     )

@@ -1,11 +1,14 @@
 """One batch of raw frames through `judge`, with state and identities gathered in bulk.
 
-Per batch: one `GetAccounts` for the DIDs not in the state cache, one `Invalidate` for DIDs with
-an `#identity` event, one `ResolveDids` for DIDs not in the identity cache, one `GetHost` per host
-with new accounts (cached), then `judge` per event in order, one pipelined publish of every
-accepted event, one `UpsertAccounts` for every changed account. Only then are caches updated and
-the caller acks: a failure anywhere leaves the caches as they were, so a retry (or a restart)
-re-judges against the durable state and republishes with the same msg ids (deduplicated).
+Per batch, in two phases. `judge_and_publish`: one `GetAccounts` for the DIDs not in the state
+cache, one `Invalidate` for DIDs with an `#identity` event, one `ResolveDids` for DIDs not in the
+identity cache, one `GetHost` per host with new accounts (cached), then `judge` per event in
+order and one pipelined publish of every accepted event; the state cache then holds the batch's
+new states, so the next batch can be judged while this one is made durable. `persist`: one
+`UpsertAccounts` for every changed account; only then does the caller ack the raw frames.
+A failed publish changes no cache; a failed `persist` (or `forget`) drops the batch's states
+from the cache, so a retry (or a restart) re-judges against the durable state and republishes
+with the same msg ids (deduplicated by JetStream).
 
 An `#identity` event ends a batch early when its DID has earlier events in it (see `run`).
 
@@ -41,7 +44,7 @@ from relay_validator.resolver_client import IdentitySource
 from relay_validator.verdict import Accept, AwaitIdentity, Drop, RefreshIdentity
 from relay_validator.verified_publisher import Outgoing, VerifiedPublisher
 
-__all__ = ["BatchResult", "CachePolicy", "Item", "Validation", "decode_item"]
+__all__ = ["BatchResult", "CachePolicy", "Item", "Judged", "Validation", "decode_item"]
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +82,25 @@ class CachePolicy:
     host_quota_ttl_seconds: float = 10.0
 
 
+@dataclass(slots=True, kw_only=True)
+class Judged:
+    """A judged and published prefix of a batch whose account states are not durable yet."""
+
+    done: int
+    """Leading items judged (published or dropped)."""
+    waiting: bool
+    """Stopped at an event whose identity could not be resolved: retry the rest later."""
+    changed: dict[Did, AccountState]
+    created: Counter[str]
+    outgoing: list[Outgoing]
+    drops: list[tuple[Item, Drop]]
+    earlier_keys: int
+
+    @property
+    def result(self) -> BatchResult:
+        return BatchResult(self.done, len(self.outgoing), len(self.drops), self.waiting)
+
+
 @dataclass(frozen=True, slots=True)
 class BatchResult:
     """How many leading items were finished (published/dropped, state persisted)."""
@@ -114,6 +136,9 @@ class Validation:
             policy.identity_entries, policy.identity_ttl_seconds
         )
         self._quotas: ExpiringLru[str, HostQuota | None] = ExpiringLru(4096, policy.host_quota_ttl_seconds)
+        self._unsettled: dict[Did, AccountState] = {}
+        """States published but not yet durable: read before the cache and the indexer, which
+        (cache entry expired) would answer the state from before them."""
         self.drops: Counter[str] = Counter()
         self.verified = 0
 
@@ -121,7 +146,7 @@ class Validation:
         out: dict[Did, AccountState | None] = {}
         missing = []
         for did in dids:
-            cached = self._states.get(did)
+            cached = self._unsettled.get(did) or self._states.get(did)
             if cached is None:
                 missing.append(did)
             else:
@@ -184,7 +209,40 @@ class Validation:
         return now_us - identity.resolved_at_us < self._policy.identity_refresh_min_age_seconds * 1e6
 
     async def run(self, items: Sequence[Item]) -> BatchResult:
-        """Judge `items` in order; publish and persist the finished prefix.
+        """Judge `items` in order; publish and persist the finished prefix (both phases at once).
+
+        Raises:
+            As `judge_and_publish` and `persist`.
+        """
+        judged = await self.judge_and_publish(items)
+        await self.persist(judged)
+        return judged.result
+
+    async def persist(self, judged: Judged) -> None:
+        """Make the judged prefix's account states durable, then count it.
+
+        Raises:
+            DependencyUnavailable: the indexer failed; the batch's states left the cache.
+        """
+        try:
+            await self._accounts.upsert_accounts(list(judged.changed.values()))
+        except BaseException:
+            self.forget(judged)
+            raise
+        for did, state in judged.changed.items():
+            if self._unsettled.get(did) is state:
+                del self._unsettled[did]
+        self._count(judged)
+
+    def forget(self, judged: Judged) -> None:
+        """Drop what `judge_and_publish` cached for a batch that will not become durable."""
+        for did in judged.changed:
+            self._unsettled.pop(did, None)
+        self._states.discard(judged.changed)
+        self._quotas.discard(judged.created)
+
+    async def judge_and_publish(self, items: Sequence[Item]) -> Judged:
+        """Judge `items` in order and publish the finished prefix; cache its new states.
 
         An `#identity` event whose DID has an earlier event in `items` ends the batch before it
         (`done` < `len(items)` with `waiting` false: call again with the rest at once). The
@@ -194,8 +252,8 @@ class Validation:
         against the new identity.
 
         Raises:
-            DependencyUnavailable: the resolver or indexer failed; nothing was persisted.
-            nats errors: publishing failed; nothing was persisted (a retry republishes).
+            DependencyUnavailable: the resolver or indexer failed; no cache changed.
+            nats errors: publishing failed; no cache changed (a retry republishes).
         """
         items = items[: _identity_barrier(items)]
         dids: set[Did] = set()
@@ -287,10 +345,16 @@ class Validation:
             done += 1
 
         await self._publisher.publish(outgoing, now_us)
-        await self._accounts.upsert_accounts(list(changed.values()))
-        self._commit(changed, created, outgoing, drops)
-        metrics.EARLIER_KEY_VERIFICATIONS_TOTAL.inc(earlier_keys)
-        return BatchResult(done, len(outgoing), len(drops), waiting)
+        self._cache_states(changed, created)
+        return Judged(
+            done=done,
+            waiting=waiting,
+            changed=changed,
+            created=created,
+            outgoing=outgoing,
+            drops=drops,
+            earlier_keys=earlier_keys,
+        )
 
     async def _add_key_history(
         self, did: Did, identities: dict[Did, AccountIdentity | IdentityFailure]
@@ -309,14 +373,8 @@ class Validation:
         self._idents.put(did, identities[did])
         return None
 
-    def _commit(
-        self,
-        changed: dict[Did, AccountState],
-        created: Counter[str],
-        outgoing: list[Outgoing],
-        drops: list[tuple[Item, Drop]],
-    ) -> None:
-        """The batch is durable: update caches and count (counting earlier would double on retry)."""
+    def _cache_states(self, changed: dict[Did, AccountState], created: Counter[str]) -> None:
+        self._unsettled.update(changed)
         for did, state in changed.items():
             # refresh, not put: our own writes must not keep a state alive past its TTL, or an
             # operator's takedown would never be re-read for a busy account.
@@ -325,11 +383,16 @@ class Validation:
             quota = self._quotas.get(host)
             if quota is not None:
                 self._quotas.refresh(host, HostQuota(quota.account_count + count, quota.account_limit))
+
+    def _count(self, judged: Judged) -> None:
+        """The batch is durable: count it (counting earlier would double on a retry)."""
+        outgoing = judged.outgoing
         kinds = Counter(out.publication.kind.value for out in outgoing)
         for kind, count in kinds.items():
             metrics.EVENTS_VERIFIED_TOTAL.labels(kind).inc(count)
         self.verified += len(outgoing)
-        for item, drop in drops:
+        metrics.EARLIER_KEY_VERIFICATIONS_TOTAL.inc(judged.earlier_keys)
+        for item, drop in judged.drops:
             reason = drop.reason.value
             metrics.EVENTS_DROPPED_TOTAL.labels(reason).inc()
             self.drops[reason] += 1
