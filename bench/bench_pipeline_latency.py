@@ -204,19 +204,34 @@ async def stage_latencies(state_dir: Path, received: dict[int, float]) -> dict[s
 
 
 def scrape_timings(offset: int) -> list[str]:
-    """Mean wall time of the validator's batches and of the gRPC calls it makes, from /metrics."""
-    wanted = {
+    """Mean wall time of the validator's batches and of the gRPC calls it makes, and the
+    bucketed p50/p99 of the queues between slurper and validator, from /metrics."""
+    means = {
         "validator": ("relay_validator_batch_seconds",),
         "indexer": ("relay_grpc_server_request_seconds",),
         "resolver": ("relay_grpc_server_request_seconds",),
     }
+    quantiles = {
+        "slurper": "relay_slurper_publish_ack_seconds",
+        "validator": "relay_validator_raw_wait_seconds",
+    }
     lines = []
-    for service, names in wanted.items():
+    for service in ("slurper", "validator", "indexer", "resolver"):
         url = f"http://127.0.0.1:{service_ports(service, offset).ops}/metrics"
         with urllib.request.urlopen(url, timeout=5) as response:
             text = response.read().decode()
         for family in text_string_to_metric_families(text):
-            if family.name not in names:
+            if family.name == quantiles.get(service):
+                buckets = [
+                    (float(s.labels["le"]), s.value) for s in family.samples if s.name.endswith("_bucket")
+                ]
+                total = buckets[-1][1] if buckets else 0
+                marks = []
+                for q in (0.5, 0.99):
+                    bound = next((le for le, count in buckets if count >= q * total), float("inf"))
+                    marks.append(f"p{round(q * 100)} ≤ {bound * 1000:g} ms")
+                lines.append(f"{family.name}: {total:,.0f} observations, " + ", ".join(marks))
+            if family.name not in means.get(service, ()):
                 continue
             sums: dict[str, float] = {}
             counts: dict[str, float] = {}

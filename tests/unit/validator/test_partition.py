@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nats.aio.msg import Msg
-from relay_validator.partition import _redelivered
+from relay_validator.partition import _delivery
 
 
 def _msg(reply: str) -> Msg:
@@ -21,4 +21,6 @@ def test_redelivered_matches_nats_metadata() -> None:
     ]
     for reply in replies:
         msg = _msg(reply)
-        assert _redelivered(msg) == ((msg.metadata.num_delivered or 1) > 1), reply
+        meta = msg.metadata
+        assert meta.timestamp is not None
+        assert _delivery(msg) == ((meta.num_delivered or 1) > 1, int(meta.timestamp.timestamp() * 1e9)), reply

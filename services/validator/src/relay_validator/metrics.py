@@ -19,6 +19,7 @@ __all__ = [
     "EVENTS_VERIFIED_TOTAL",
     "IDENTITY_REFRESHES_TOTAL",
     "IDENTITY_WAITS_TOTAL",
+    "RAW_WAIT_SECONDS",
     "KEY_HISTORY_LOOKUPS_TOTAL",
     "EARLIER_KEY_VERIFICATIONS_TOTAL",
     "STALLED_PARTITIONS",
@@ -37,6 +38,12 @@ BATCH_SECONDS: Final = Histogram(
     "relay_validator_batch_seconds",
     "Wall time to judge, publish, persist and ack one pulled batch.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
+RAW_WAIT_SECONDS: Final = Histogram(
+    "relay_validator_raw_wait_seconds",
+    "Time a frame waited in RAW_FRAMES (stored → pulled for judging), first deliveries only.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
 CACHE_LOOKUPS_TOTAL: Final = Counter(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Final
 
@@ -100,7 +101,13 @@ class PartitionLoop:
 
     async def _finish(self, msgs: list[Msg], stop: asyncio.Event) -> None:
         """Judge, publish and hand over `msgs` for persisting, in segments, retrying failures."""
-        items = [decode_item(parse_raw_frame(m.data, redelivered=_redelivered(m))) for m in msgs]
+        items = []
+        now_ns = time.time_ns()
+        for msg in msgs:
+            redelivered, stored_ns = _delivery(msg)
+            if not redelivered:
+                metrics.RAW_WAIT_SECONDS.observe(max(0, now_ns - stored_ns) / 1e9)
+            items.append(decode_item(parse_raw_frame(msg.data, redelivered=redelivered)))
         start = 0
         backoff = self._retry
         stalled = False
@@ -206,14 +213,17 @@ class _Segment:
         self.task = asyncio.create_task(persist(self), name="persist segment")
 
 
-def _redelivered(msg: Msg) -> bool:
-    """Whether JetStream delivered `msg` before (read from its ack subject)."""
+def _delivery(msg: Msg) -> tuple[bool, int]:
+    """Whether JetStream delivered `msg` before, and when it stored it (unix ns), from its ack
+    subject."""
     # `msg.metadata` builds four objects and a datetime (~5 µs a frame); the common v1 ack
     # subject `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>` needs one split.
     tokens = (msg.reply or "").split(".")
     if len(tokens) == _V1_ACK_TOKENS and tokens[0] == "$JS" and tokens[1] == "ACK":
-        return tokens[4] != "1"
-    return (msg.metadata.num_delivered or 1) > 1
+        return tokens[4] != "1", int(tokens[7])
+    meta = msg.metadata
+    stored = meta.timestamp
+    return (meta.num_delivered or 1) > 1, int(stored.timestamp() * 1e9) if stored else time.time_ns()
 
 
 def _log_stall(partition: int, error: str, *, first: bool) -> None:
