@@ -131,6 +131,19 @@ async def test_fetch_batch_returns_what_is_there_without_waiting_to_fill(jetstre
         assert [m.data for m in await late] == [b"m3"]
         assert loop.time() - started < 0.5
 
+        # The second pull asks for exactly what is pending, so it does not linger to fill 499.
+        started = loop.time()
+        for round_ in range(20):
+            for i in range(3):
+                await jsx.publish(jetstream, subject, b"r", msg_id=f"r:{round_}:{i}")
+            got = await jsx.fetch_batch(sub, 500, 2.0)
+            while len(got) < 3:  # the server's pending count may trail the newest store
+                got += await jsx.fetch_batch(sub, 500, 2.0)
+            assert len(got) == 3
+            for msg in got:
+                await msg.ack()
+        assert loop.time() - started < 0.6  # a lingering top-up would cost ≥ 20 × 50 ms
+
         started = loop.time()
         assert await jsx.fetch_batch(sub, 500, 0.3) == []
         assert loop.time() - started >= 0.25

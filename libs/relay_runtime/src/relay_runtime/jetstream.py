@@ -191,9 +191,10 @@ async def fetch_batch(
     Why two pulls: nats-py's ``fetch(batch)`` on an idle consumer sends a lingering request for
     the whole batch and then waits until the batch is full or the timeout ends, so at low rates
     every message would wait out the timeout (measured: ~0.5 s p50 through the relay at 500
-    events/s). Here a one-message lingering pull waits for the first message; only when that
-    message says more are pending does a second pull take them (its no-wait probe answers at
-    once with what is stored).
+    events/s). Here a one-message lingering pull waits for the first message, and a second pull
+    asks for exactly as many as that message says are pending (capped at ``batch``), which the
+    server can answer at once. This consumer is the only one on its stream/filter, so the
+    pending count can only have grown since.
 
     NOTE: nats-py awaits ``asyncio.wait_for``, which on Python 3.11 can turn a cancellation that
     races the reply or the timeout into a normal return or a ``TimeoutError``: a loop that retries
@@ -203,8 +204,10 @@ async def fetch_batch(
     messages: list[Msg] = []
     try:
         messages = await subscription.fetch(1, timeout=timeout_seconds)
-        if batch > 1 and messages and messages[-1].metadata.num_pending:
-            messages += await subscription.fetch(batch - 1, timeout=_TOP_UP_SECONDS)
+        # Exactly what is pending: nats-py's pull would otherwise linger to fill the batch.
+        more = min(batch - 1, messages[-1].metadata.num_pending or 0) if messages else 0
+        if more > 0:
+            messages += await subscription.fetch(more, timeout=_TOP_UP_SECONDS)
     except TimeoutError:
         pass
     task = asyncio.current_task()
