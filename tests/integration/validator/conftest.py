@@ -68,6 +68,27 @@ class Upstream:
 
 
 @dataclass
+class IndexerServer:
+    """The real indexer servicer on a fixed loopback port, which a test can take down and back."""
+
+    api: indexer_api.IndexerApi
+    server: GrpcServer
+
+    async def stop(self) -> None:
+        await self.server.stop(0)
+
+    async def restart(self) -> None:
+        self.server = await start_indexer(self.api, self.server.port)
+
+
+async def start_indexer(api: indexer_api.IndexerApi, port: int = 0) -> GrpcServer:
+    server = GrpcServer(service="indexer", host="127.0.0.1", port=port)
+    indexer_api.add_to(server, api)
+    await server.start()
+    return server
+
+
+@dataclass
 class Harness:
     js: JetStreamContext
     upstream: Upstream
@@ -75,6 +96,7 @@ class Harness:
     resolver_channel: grpc.aio.Channel
     repos: RepoStore
     plc: PlcDirectory
+    indexer: IndexerServer
 
     def pipeline(self, *, batch_size: int = 16) -> ValidatorPipeline:
         """A fresh validator (empty caches), as after a restart."""
@@ -126,21 +148,19 @@ async def harness(jetstream: JetStreamContext, postgres_dsn: str, tmp_path: Path
     index = CollectionIndex(tmp_path / "collections")
     repos, hosts = RepoStore(pool), HostStore(pool)
     await hosts.upsert_host(HostUpsert(hostname=HOST, limits=HostLimits(account_limit=1000)))
-    server = GrpcServer(service="indexer", host="127.0.0.1", port=0)
-    indexer_api.add_to(
-        server,
-        indexer_api.IndexerApi(
+    indexer = IndexerServer(
+        api := indexer_api.IndexerApi(
             repos=repos,
             hosts=hosts,
             policy=PolicyStore(pool),
             index=index,
             applier=EventApplier(index, repos),
         ),
+        await start_indexer(api),
     )
-    await server.start()
     directory = PlcDirectory(SEED, (f"https://{HOST}",))
     directory.add_accounts(6)
-    indexer_channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+    indexer_channel = grpc.aio.insecure_channel(f"127.0.0.1:{indexer.server.port}")
     try:
         async with (
             running_plc_directory(directory) as plc_url,
@@ -153,10 +173,11 @@ async def harness(jetstream: JetStreamContext, postgres_dsn: str, tmp_path: Path
                 resolver.channel,
                 repos,
                 directory,
+                indexer,
             )
     finally:
         await indexer_channel.close()
-        await server.stop(0)
+        await indexer.stop()
         index.close()
         await close_pool(pool)
 

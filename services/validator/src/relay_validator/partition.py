@@ -2,14 +2,12 @@
 
 A partition is owned by exactly one replica (config `RELAY_VALIDATOR_PARTITIONS`). The loop pulls
 a batch, judges and publishes it through `Validation`, and does not pull again until the whole
-batch is published, so frames are judged and published in stream order. Persisting the account
-states (then acking the frames) overlaps with judging the next batch: it is the slowest step
-(~20 ms of indexer and Postgres round trips), and waiting for it was most of every event's
-latency. Persists run one at a time in order; if one fails, it and the batch judged on top of it
-are judged again from the durable state (their publications deduplicate). When a dependency
-fails or an identity cannot be resolved, the loop keeps the unfinished frames in hand (marking
-them in progress so JetStream does not redeliver them elsewhere) and retries with backoff: the
-partition stalls, which is what ordering requires.
+batch is published, so frames are judged and published in stream order. Account states are
+written (then the frames acked) by the partition's `Persister` in the background, while the next
+batches are judged; a failed write comes back and is judged again before anything newer. When a
+dependency fails or an identity cannot be resolved, the loop keeps the unfinished frames in hand
+(marking them in progress so JetStream does not redeliver them elsewhere) and retries with
+backoff: the partition stalls, which is what ordering requires.
 
 On start the loop deletes and re-creates its durable consumer. RAW_FRAMES is a work queue, so
 what remains for the partition is exactly what was never acked; re-creating the consumer delivers
@@ -22,8 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from typing import Any, Final
+from typing import Final
 
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
@@ -34,6 +31,7 @@ from relay_runtime.streams import validator_consumer
 
 from relay_validator import metrics
 from relay_validator.errors import DependencyUnavailable
+from relay_validator.persister import Persister, Segment
 from relay_validator.raw_frames import parse_raw_frame
 from relay_validator.validation import Item, Judged, Validation, decode_item
 
@@ -75,7 +73,7 @@ class PartitionLoop:
         self._retry = retry_seconds
         self.held = 0
         """Frames fetched but not yet finished (GetStats queue depth)."""
-        self._in_flight: _Segment | None = None
+        self._persister = Persister(validation, partition)
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = validator_consumer(self.partition)
@@ -88,61 +86,62 @@ class PartitionLoop:
         logger.info("partition owned", extra={"partition": self.partition})
         try:
             while not stop.is_set():
+                if self._persister.backlog >= self._batch:
+                    await self._persister.drain()  # bounds the frames held unacked
                 msgs = await fetch_batch(subscription, self._batch, self._fetch_timeout)
-                if msgs:
-                    await self._finish(msgs, stop)
-                else:
-                    await self._settle_idle(stop)
-            await self._settle_idle(stop)
+                if not msgs:
+                    await self._persister.drain()  # idle: finish writing (a failure shows now)
+                await self._finish(msgs, stop)
+            await self._persister.drain()
         finally:
-            if self._in_flight is not None:
-                self._in_flight.task.cancel()
+            self._persister.cancel()
             await subscription.unsubscribe()
 
     async def _finish(self, msgs: list[Msg], stop: asyncio.Event) -> None:
-        """Judge, publish and hand over `msgs` for persisting, in segments, retrying failures."""
-        items = []
-        now_ns = time.time_ns()
-        for msg in msgs:
-            redelivered, stored_ns = _delivery(msg)
-            if not redelivered:
-                metrics.RAW_WAIT_SECONDS.observe(max(0, now_ns - stored_ns) / 1e9)
-            items.append(decode_item(parse_raw_frame(msg.data, redelivered=redelivered)))
+        """Judge and publish `msgs` in segments, handing each to the persister; retry failures.
+
+        A write that failed comes back from the persister before anything newer is judged: its
+        segments go first, and a segment judged on top of them is judged again after them.
+        """
+        items = self._decode(msgs)
         start = 0
         backoff = self._retry
         stalled = False
         self.held = len(items)
         try:
-            while start < len(items):
-                judged: Judged | None = None
-                with metrics.BATCH_SECONDS.time():
-                    try:
-                        judged = await self._validation.judge_and_publish(items[start:])
-                    except DependencyUnavailable as exc:
-                        metrics.DEPENDENCY_FAILURES_TOTAL.labels(exc.dependency).inc()
-                        _log_stall(self.partition, str(exc), first=not stalled)
-                    except (NatsError, TimeoutError) as exc:
-                        metrics.DEPENDENCY_FAILURES_TOTAL.labels("nats").inc()
-                        _log_stall(self.partition, repr(exc), first=not stalled)
-                failed = await self._await_in_flight()
-                if failed is not None:
-                    # This segment was judged on the failed one's states: both go again, from the
-                    # durable state, the failed one first (their publications deduplicate).
-                    if judged is not None:
-                        self._validation.forget(judged)
-                    msgs = [*failed.msgs, *msgs[start:]]
-                    items = [*failed.items, *items[start:]]
+            while True:
+                failed = self._persister.take_failed()
+                if failed:
+                    msgs = [*(m for seg in failed for m in seg.msgs), *msgs[start:]]
+                    items = [*(i for seg in failed for i in seg.items), *items[start:]]
                     start = 0
-                elif judged is not None and judged.done:
-                    end = start + judged.done
-                    self._in_flight = _Segment(msgs[start:end], items[start:end], judged, self._persist)
-                    start = end
-                    self.held = len(items) - start
-                    backoff = self._retry
-                    if start >= len(items):
-                        break
-                    if not judged.waiting:
-                        continue  # an identity barrier split the batch: the rest goes on at once
+                    self.held = len(items)
+                    backoff = self._persister.retry_after(self._retry, _MAX_BACKOFF_SECONDS)
+                elif start >= len(items):
+                    return
+                else:
+                    judged: Judged | None = None
+                    with metrics.BATCH_SECONDS.time():
+                        try:
+                            judged = await self._validation.judge_and_publish(items[start:])
+                        except DependencyUnavailable as exc:
+                            metrics.DEPENDENCY_FAILURES_TOTAL.labels(exc.dependency).inc()
+                            _log_stall(self.partition, str(exc), first=not stalled)
+                        except (NatsError, TimeoutError) as exc:
+                            metrics.DEPENDENCY_FAILURES_TOTAL.labels("nats").inc()
+                            _log_stall(self.partition, repr(exc), first=not stalled)
+                    if judged is not None and self._persister.has_failed:
+                        # Judged on states whose write failed meanwhile: again, after them.
+                        self._validation.forget(judged)
+                        continue
+                    if judged is not None and judged.done:
+                        end = start + judged.done
+                        self._persister.add(Segment(msgs[start:end], items[start:end], judged))
+                        start = end
+                        self.held = len(items) - start
+                        backoff = self._retry
+                        if start >= len(items) or not judged.waiting:
+                            continue  # done, or an identity barrier split the batch
                 if stop.is_set():
                     # Unfinished frames stay unacked; the next owner re-creates the consumer and
                     # gets them first.
@@ -162,55 +161,15 @@ class PartitionLoop:
                 metrics.STALLED_FRAMES.set(0)
                 logger.info("partition resumed", extra={"partition": self.partition})
 
-    async def _persist(self, segment: _Segment) -> None:
-        await self._validation.persist(segment.judged)
-        for msg in segment.msgs:
-            await msg.ack()
-
-    async def _await_in_flight(self) -> _Segment | None:
-        """Wait for the segment being persisted; returns it if persisting failed."""
-        segment, self._in_flight = self._in_flight, None
-        if segment is None:
-            return None
-        try:
-            await segment.task
-        except DependencyUnavailable as exc:
-            metrics.DEPENDENCY_FAILURES_TOTAL.labels(exc.dependency).inc()
-            _log_stall(self.partition, str(exc), first=True)
-            return segment
-        except (NatsError, TimeoutError) as exc:
-            metrics.DEPENDENCY_FAILURES_TOTAL.labels("nats").inc()
-            _log_stall(self.partition, repr(exc), first=True)
-            return segment
-        return None
-
-    async def _settle_idle(self, stop: asyncio.Event) -> None:
-        """With nothing new to judge, finish the segment in flight (redoing it if it failed)."""
-        failed = await self._await_in_flight()
-        if failed is not None and not stop.is_set():
-            # Its frames were not acked: re-judge them like a fresh pull, after a backoff.
-            await asyncio.sleep(self._retry)
-            await self._finish(failed.msgs, stop)
-
-
-class _Segment:
-    """A published prefix of a pull, being persisted (then acked) in the background while the
-    next segment is judged: persisting is the slowest step, and segments are persisted in order
-    because each waits for the one before it (`PartitionLoop._await_in_flight`)."""
-
-    __slots__ = ("items", "judged", "msgs", "task")
-
-    def __init__(
-        self,
-        msgs: list[Msg],
-        items: list[Item],
-        judged: Judged,
-        persist: Callable[[_Segment], Coroutine[Any, Any, None]],
-    ) -> None:
-        self.msgs = msgs
-        self.items = items
-        self.judged = judged
-        self.task = asyncio.create_task(persist(self), name="persist segment")
+    def _decode(self, msgs: list[Msg]) -> list[Item]:
+        items = []
+        now_ns = time.time_ns()
+        for msg in msgs:
+            redelivered, stored_ns = _delivery(msg)
+            if not redelivered:
+                metrics.RAW_WAIT_SECONDS.observe(max(0, now_ns - stored_ns) / 1e9)
+            items.append(decode_item(parse_raw_frame(msg.data, redelivered=redelivered)))
+        return items
 
 
 def _delivery(msg: Msg) -> tuple[bool, int]:

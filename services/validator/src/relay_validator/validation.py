@@ -224,15 +224,28 @@ class Validation:
         Raises:
             DependencyUnavailable: the indexer failed; the batch's states left the cache.
         """
+        await self.persist_many([judged])
+
+    async def persist_many(self, batch: Sequence[Judged]) -> None:
+        """`persist` for consecutive judged prefixes in one write (each account's latest state).
+
+        Raises:
+            DependencyUnavailable: the indexer failed; every prefix's states left the cache.
+        """
+        merged: dict[Did, AccountState] = {}
+        for judged in batch:
+            merged.update(judged.changed)
         try:
-            await self._accounts.upsert_accounts(list(judged.changed.values()))
+            await self._accounts.upsert_accounts(list(merged.values()))
         except BaseException:
-            self.forget(judged)
+            for judged in batch:
+                self.forget(judged)
             raise
-        for did, state in judged.changed.items():
+        for did, state in merged.items():
             if self._unsettled.get(did) is state:
                 del self._unsettled[did]
-        self._count(judged)
+        for judged in batch:
+            self._count(judged)
 
     def forget(self, judged: Judged) -> None:
         """Drop what `judge_and_publish` cached for a batch that will not become durable."""
