@@ -69,3 +69,69 @@ def test_non_minimal_varint() -> None:
     data = write_car([ROOT], {})
     with pytest.raises(InvalidData):
         read_car(bytes([data[0] | 0x80, 0]) + data[1:], max_bytes=1000, max_blocks=5)
+
+
+def _section(block: bytes) -> bytes:
+    return Cid.for_dag_cbor(block).raw + block
+
+
+@pytest.mark.parametrize("size", [1, 90, 91, 92, 200, 16_000, 16_347, 16_348, 20_000])
+def test_block_lengths_across_varint_sizes(size: int) -> None:
+    """Sections under 128 bytes, then 2-byte lengths (inlined), then 3-byte ones."""
+    block = encode_dag_cbor(b"x" * size)
+    data = write_car([ROOT], {Cid.for_dag_cbor(block): block})
+    assert read_car(data, max_bytes=len(data), max_blocks=1).blocks == {Cid.for_dag_cbor(block): block}
+
+
+def test_non_minimal_two_byte_section_length() -> None:
+    section = _section(encode_dag_cbor({"n": 1}))
+    assert len(section) < 0x80
+    head = write_car([ROOT], {})
+    with pytest.raises(InvalidData):
+        read_car(head + bytes((len(section) | 0x80, 0)) + section, max_bytes=1000, max_blocks=5)
+
+
+def test_section_length_cut_after_its_first_byte() -> None:
+    head = write_car([ROOT], {})
+    with pytest.raises(InvalidData):
+        read_car(head + b"\x81", max_bytes=1000, max_blocks=5)
+
+
+@pytest.mark.parametrize(
+    ("roots", "expected"),
+    [
+        ([ROOT], (ROOT,)),
+        ([Cid.for_raw(b"x")], (Cid.for_raw(b"x"),)),
+        ([ROOT, Cid.for_raw(b"x")], (ROOT, Cid.for_raw(b"x"))),
+        ([], ()),
+    ],
+)
+def test_header_roots(roots: list[Cid], expected: tuple[Cid, ...]) -> None:
+    data = write_car(roots, BLOCKS)
+    assert read_car(data, max_bytes=len(data), max_blocks=5).roots == expected
+
+
+def test_one_root_header_with_a_foreign_cid() -> None:
+    """The one-root header's shape around a CID that is not blessed: refused, not read off."""
+    data = bytearray(write_car([ROOT], BLOCKS))
+    assert data[14:18] == b"\x01\x71\x12\x20"
+    data[15] = 0x70  # dag-pb
+    with pytest.raises(InvalidData):
+        read_car(bytes(data), max_bytes=len(data), max_blocks=5)
+
+
+def test_header_byte_mutations_are_refused_or_read_exactly() -> None:
+    """Every single-byte change in a one-root header: refused as bad data, or (when the change
+    lands in the root CID's digest) read with exactly that root."""
+    data = write_car([ROOT], BLOCKS)
+    for pos in range(data[0] + 1):
+        for value in {data[pos] ^ 1, data[pos] ^ 0x80, 0}:
+            if value == data[pos]:
+                continue
+            mutated = data[:pos] + bytes((value,)) + data[pos + 1 :]
+            try:
+                car = read_car(mutated, max_bytes=len(data) + 10, max_blocks=5)
+            except InvalidData:
+                continue
+            assert 18 <= pos < 50, pos
+            assert car.roots == (Cid.from_bytes(mutated[14:50]),)

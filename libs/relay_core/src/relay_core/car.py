@@ -24,6 +24,12 @@ __all__ = ["Car", "RawBlockMap", "read_car", "read_car_raw", "write_car"]
 _MAX_HEADER_BYTES: Final = 64 * 1024
 _BLESSED_PREFIXES: Final = frozenset((bytes((1, 0x71, 0x12, 32)), bytes((1, 0x55, 0x12, 32))))
 _sha256 = hashlib.sha256
+# `{roots: [link], version: 1}` in canonical DAG-CBOR (58 bytes, after its 1-byte length varint):
+# map head, "roots", a 1-element array, the tag-42 link head; 36 CID bytes; "version", 1.
+_ONE_ROOT_LEN: Final = bytes((58,))
+_ONE_ROOT_HEAD: Final = b"\xa2\x65roots\x81\xd8\x2a\x58\x25\x00"
+_ONE_ROOT_TAIL: Final = b"\x67version\x01"
+_ONE_ROOT_END: Final = 1 + 58
 _new_cid = Cid._trusted
 _ipld_decode = libipld.decode_dag_cbor
 _ipld_encode = libipld.encode_dag_cbor
@@ -121,11 +127,17 @@ def read_car_raw(data: bytes, *, max_bytes: int, max_blocks: int) -> tuple[list[
     size = len(data)
     if size > max_bytes:
         raise LimitExceeded(f"CAR is {size} bytes, limit {max_bytes}", reason="car_too_big")
-    header_len, pos = _read_varint(data, 0)
-    if header_len > _MAX_HEADER_BYTES or pos + header_len > size:
-        raise InvalidData("truncated or oversized CAR header", reason="bad_car")
-    roots = _read_header(data[pos : pos + header_len])
-    pos += header_len
+    if data[1:14] == _ONE_ROOT_HEAD and data[:1] == _ONE_ROOT_LEN and data[50:59] == _ONE_ROOT_TAIL:
+        # The canonical one-root header every event CAR has: exactly what `_read_header` accepts
+        # for these bytes, read off without decoding.
+        root = data[14:50]
+        if root[:4] in _BLESSED_PREFIXES:
+            roots = [root]
+            pos = _ONE_ROOT_END
+        else:
+            roots, pos = _read_header_section(data, size)
+    else:
+        roots, pos = _read_header_section(data, size)
 
     blocks: dict[bytes, bytes] = {}
     count = 0
@@ -134,6 +146,9 @@ def read_car_raw(data: bytes, *, max_bytes: int, max_blocks: int) -> tuple[list[
         section_len = data[pos]
         if section_len < 0x80:  # one-byte varint: blocks under 128 bytes
             pos += 1
+        elif 0 < (high := data[pos + 1] if pos + 1 < size else 0) < 0x80:  # two bytes: under 16 KiB
+            section_len = (section_len & 0x7F) | high << 7
+            pos += 2
         else:
             section_len, pos = _read_varint(data, pos)
         end = pos + section_len
@@ -157,6 +172,14 @@ def read_car_raw(data: bytes, *, max_bytes: int, max_blocks: int) -> tuple[list[
         blocks[raw_cid] = block
         pos = end
     return roots, blocks
+
+
+def _read_header_section(data: bytes, size: int) -> tuple[list[bytes], int]:
+    """The roots and the offset of the first block section."""
+    header_len, pos = _read_varint(data, 0)
+    if header_len > _MAX_HEADER_BYTES or pos + header_len > size:
+        raise InvalidData("truncated or oversized CAR header", reason="bad_car")
+    return _read_header(data[pos : pos + header_len]), pos + header_len
 
 
 def _read_header(raw: bytes) -> list[bytes]:
