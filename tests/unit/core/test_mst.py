@@ -16,11 +16,12 @@ from relay_core.mst import (
     decode_node,
     diff,
     encode_node,
+    engine,
     invert_ops,
     key_height,
     lookup,
 )
-from relay_core.mst.node import decode_node_raw
+from relay_core.mst.node import decode_node_raw, encode_node_raw
 
 
 def _cid(n: int) -> Cid:
@@ -202,3 +203,48 @@ def test_invert_reencodes_a_non_canonical_node_on_the_path() -> None:
         assert invert_ops(deviant_cid, blocks, ops) == old.root
         return
     pytest.fail("no fixture tree with a multi-key root above layer 0")
+
+
+def test_patch_links_turns_a_vanished_link_into_null() -> None:
+    """Dropping a child link by byte substitution gives exactly the node's canonical encoding."""
+    patched = 0
+    for seed in range(6):
+        tree = Mst.from_items((k, _cid(i)) for i, k in enumerate(_keys(150, seed)))
+        store = tree._store
+        tree.root  # noqa: B018 - seals, so every node is in the store
+        for raw in list(store):
+            try:
+                node = engine.load_root(raw, store.get, strict=False)
+            except InvalidMst:
+                continue  # a record block
+            for i, gap in enumerate(node.gaps):
+                if gap is None:
+                    continue
+                gaps = [
+                    None if j == i else (g.cid if isinstance(g, engine.Node) else g)
+                    for j, g in enumerate(node.gaps)
+                ]
+                data = engine._patch_links(node, gaps)
+                assert data == encode_node_raw(node.keys, node.vals, gaps)
+                patched += 1
+    assert patched > 100
+
+
+def test_invert_a_create_that_made_a_new_leaf() -> None:
+    """Undoing a create that sits alone in its node: the node goes and its parent's link turns null."""
+    old = Mst.from_items((k, _cid(i)) for i, k in enumerate(_keys(40, 7)))
+    alone = 0
+    rng = random.Random(11)
+    for n in range(300):
+        created = f"app.bsky.feed.post/{rng.getrandbits(40):012x}"
+        new = old.set(created, _cid(5000 + n))
+        store = new._store
+        new_root = new.root
+        spot = engine.find(
+            engine.load_root(new_root.raw, store.get), created.encode(), store.get, key_height(created)
+        )
+        assert spot is not None
+        alone += spot[1].keys == [created.encode()] and bool(spot[0])
+        proof = new.proof_blocks([created])
+        assert invert_ops(new_root, proof, [MstOp(created, _cid(5000 + n), None)]) == old.root
+    assert alone > 10

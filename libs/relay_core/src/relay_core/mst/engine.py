@@ -48,6 +48,10 @@ Ref = Union["Node", bytes, None]
 BlockSource = Callable[[bytes], "bytes | None"]
 """Returns the block bytes for a raw CID, or None when the block is not available."""
 
+_LINK_HEAD = b"\xd8\x2a\x58\x25\x00"
+"""DAG-CBOR tag 42, byte string of 37, multibase identity prefix: what precedes a link's CID."""
+_NULL = b"\xf6"
+
 
 class Node:
     """One MST node. Treated as immutable once built, except that a raw-CID child may be swapped
@@ -103,7 +107,7 @@ def _load_block(cid: bytes, layer: int, source: BlockSource) -> Node:
             raise InvalidMst("empty MST node below the root", reason="bad_node")
     elif found != layer:
         raise InvalidMst(f"MST node at layer {found} where {layer} belongs", reason="bad_node")
-    if layer < 0 or (layer == 0 and any(g is not None for g in gaps)):
+    if layer < 0 or (layer == 0 and gaps.count(None) != len(gaps)):
         raise InvalidMst("MST subtree below layer 0", reason="bad_node")
     # The lists are fresh from the decoder and owned by this node from here on.
     return Node(layer, keys, vals, gaps, cid, data, None, canonical)  # type: ignore[arg-type]
@@ -129,7 +133,7 @@ def load_root(cid: bytes, source: BlockSource, *, strict: bool = True) -> Node:
         if gaps[0] is not None:
             raise InvalidMst("MST root has no entries but a subtree", reason="bad_node")
         return Node(0, [], [], [None], cid, data)
-    if layer == 0 and any(g is not None for g in gaps):
+    if layer == 0 and gaps.count(None) != len(gaps):
         raise InvalidMst("MST subtree below layer 0", reason="bad_node")
     return Node(layer, keys, vals, gaps, cid, data, None, canonical)  # type: ignore[arg-type]
 
@@ -384,18 +388,23 @@ def _patch_links(base: Node, gaps: list[bytes | None]) -> bytes | None:
     by byte substitution.
 
     A link is 36 bytes wherever it sits, so swapping one CID for another inside a canonical
-    block gives exactly the canonical block of the changed node. A link that appears or
-    disappears changes the layout, and a CID that occurs more than once in the block could be
-    the wrong occurrence: both fall back to encoding.
+    block gives exactly the canonical block of the changed node. A link that disappears (a
+    subtree emptied by the undo) is its tag-42 head and CID turned into CBOR null in place:
+    map and array heads count items, not bytes, so nothing else changes. A link that appears
+    would have to replace one null among several, and a CID that occurs more than once in the
+    block could be the wrong occurrence: both fall back to encoding.
     """
     data = base.data
     assert data is not None
     for old_ref, new in zip(base.gaps, gaps, strict=True):
         old = old_ref.cid if isinstance(old_ref, Node) else old_ref
         if old != new:
-            if old is None or new is None or data.count(old) != 1:
+            if old is None or data.count(old) != 1:
                 return None
-            data = data.replace(old, new)
+            if new is None:
+                data = data.replace(_LINK_HEAD + old, _NULL)
+            else:
+                data = data.replace(old, new)
     return data
 
 
