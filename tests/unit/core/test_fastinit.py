@@ -8,11 +8,12 @@ import pytest
 from relay_core._fastinit import trusted_constructor
 from relay_core.commit import Commit
 from relay_core.firehose.events import CommitEvent, RepoOp
+from relay_core.firehose.verify import VerifiedCommit
 from relay_core.syntax.datetime import Datetime, parse_datetime
 from relay_core.syntax.tid import Tid, parse_tid
 
 
-@pytest.mark.parametrize("cls", [Commit, CommitEvent, RepoOp, Datetime, Tid])
+@pytest.mark.parametrize("cls", [Commit, CommitEvent, RepoOp, Datetime, Tid, VerifiedCommit])
 def test_same_object_as_init(cls: type) -> None:
     names = [f.name for f in dataclasses.fields(cls)]
     values = [object() for _ in names]
@@ -80,3 +81,11 @@ def test_parse_event_fills_every_commit_field_by_name() -> None:
         too_big=False,
         rebase=True,
     )
+
+
+def test_verified_commit_fields_by_name() -> None:
+    """verify_commit_event builds its result by keyword: every field lands where `__init__` puts it."""
+    from relay_core.firehose.verify import _make_verified_commit
+
+    values = {f.name: object() for f in dataclasses.fields(VerifiedCommit)}
+    assert _make_verified_commit(**values) == VerifiedCommit(**values)

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from relay_core._fastinit import trusted_constructor
 from relay_core.car import RawBlockMap, read_car_raw
 from relay_core.cid import Cid
 from relay_core.commit import Commit, parse_signed_commit
@@ -70,6 +71,10 @@ class VerifiedCommit:
     ops: tuple[RepoOp, ...]
     blocks: Mapping[Cid, bytes]
     """Every CAR block, hash-checked (records for create/update ops are among them)."""
+
+
+_make_verified_commit = trusted_constructor(VerifiedCommit)
+"""Every field is already checked when it is built, so `__init__`'s per-field setattr is skipped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +204,7 @@ def verify_commit_event(
             found = lookup_raw(commit.data.raw, blocks, op.path)
             if found != (None if op.cid is None else op.cid.raw):
                 raise InvalidMst(f"op on {op.path!r} does not match the new tree", reason="op_mismatch")
-    return VerifiedCommit(
+    return _make_verified_commit(
         commit_cid=commit_cid,
         commit=commit,
         data=commit.data,
