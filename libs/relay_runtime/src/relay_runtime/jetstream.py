@@ -183,10 +183,15 @@ async def consume(
 
 
 async def fetch_batch(
-    subscription: JetStreamContext.PullSubscription, batch: int, timeout_seconds: float
+    subscription: JetStreamContext.PullSubscription,
+    batch: int,
+    timeout_seconds: float,
+    *,
+    fill_seconds: float = 0.0,
 ) -> list[Msg]:
     """Pull up to ``batch`` messages as soon as one is there; an empty list when none arrived
-    within ``timeout_seconds``.
+    within ``timeout_seconds``. With ``fill_seconds``, a batch not full yet waits that much longer
+    for more (for consumers that trade latency for fewer, larger batches).
 
     Why two pulls: nats-py's ``fetch(batch)`` on an idle consumer sends a lingering request for
     the whole batch and then waits until the batch is full or the timeout ends, so at low rates
@@ -208,6 +213,8 @@ async def fetch_batch(
         more = min(batch - 1, messages[-1].metadata.num_pending or 0) if messages else 0
         if more > 0:
             messages += await subscription.fetch(more, timeout=_TOP_UP_SECONDS)
+        if messages and fill_seconds > 0 and len(messages) < batch:
+            messages += await subscription.fetch(batch - len(messages), timeout=fill_seconds)
     except TimeoutError:
         pass
     task = asyncio.current_task()
