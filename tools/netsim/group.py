@@ -12,6 +12,7 @@ import random
 from collections.abc import Sequence
 from typing import Protocol, TextIO
 
+from relay_core.builders import Signer
 from relay_core.syntax.did import parse_did
 
 from tools.netsim.backlog import Backlog
@@ -20,7 +21,7 @@ from tools.netsim.host import SimHost
 from tools.netsim.ledger import LedgerEntry, Tally
 from tools.netsim.listener import HostListener
 from tools.netsim.plc_directory import PlcDirectory, signing_key_for
-from tools.netsim.repo import PreparedEvent, RevClock, Signer, SimRepo
+from tools.netsim.repo import PreparedEvent, RevClock, SimRepo
 
 __all__ = ["DirectoryUpdater", "HostGroup", "IdentityUpdater"]
 
@@ -106,7 +107,6 @@ class HostGroup:
                 did=parse_did(did),
                 handle=f"u{index}.pds{host.index}.test",
                 signer=Signer(key.to_bytes()),
-                signing_key=key.public_key.did_key(),
             )
             host.add_repo(repo)
             self.repos[did] = repo
@@ -163,7 +163,6 @@ class HostGroup:
         await updater.update(did, signing_key=key.public_key.did_key())
         repo.rotations += 1
         repo.signer = Signer(key.to_bytes())
-        repo.signing_key = key.public_key.did_key()
         return self.send(repo.identity_change(repo.handle))
 
     def set_status(self, did: str, *, active: bool, status: str | None) -> LedgerEntry:

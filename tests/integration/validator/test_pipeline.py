@@ -11,9 +11,6 @@ import random
 from collections import Counter
 
 import pytest
-from relay_core.car import write_car
-from relay_core.cid import Cid
-from relay_core.commit import encode_commit
 from relay_proto.events.v1 import events_pb2
 from relay_runtime.streams import VERIFIED
 from relay_validator.drop_reason import DropReason
@@ -21,7 +18,7 @@ from relay_validator.service import ValidatorPipeline
 
 from tests.integration.validator.conftest import Harness, wait_for
 from tools.netsim.broken import EXPECTED_REASON, BrokenKind
-from tools.netsim.repo import PreparedEvent, Signer, SimRepo, _signed
+from tools.netsim.repo import PreparedEvent, Signer
 
 pytestmark = pytest.mark.integration
 
@@ -76,8 +73,7 @@ async def _send_workload(
             drops[DropReason.BAD_FRAME_CBOR] += 1
             # The simulator already advanced repo 0 for `good`: resync consumers with a #sync so
             # the chain stays valid for the next commits.
-            sync = PreparedEvent("#sync", up.repos[0].did, _sync_body(up.repos[0]), str(up.repos[0].rev))
-            seq = await up.send(sync)
+            seq = await up.send(up.repos[0].sync())
             expected.append((up.repos[0].did, "sync", str(up.repos[0].rev), seq))
             legacy = PreparedEvent(
                 "#handle",
@@ -86,21 +82,6 @@ async def _send_workload(
             )
             await up.send(legacy)
             drops[DropReason.LEGACY_EVENT] += 1
-
-
-def _sync_body(repo: SimRepo) -> dict[str, object]:
-    """A #sync of the repo's current head, re-signed (what a PDS sends to resync consumers)."""
-    assert repo.rev is not None
-    commit = _signed(repo.did, repo.tree.root, repo.rev, repo.signer)
-    block = encode_commit(commit)
-    cid = Cid.for_dag_cbor(block)
-    repo.head = cid
-    return {
-        "did": repo.did,
-        "rev": str(repo.rev),
-        "blocks": write_car([cid], {cid: block}),
-        "time": "2024-01-01T00:00:00.000Z",
-    }
 
 
 async def _run(pipeline: ValidatorPipeline) -> tuple[asyncio.Event, asyncio.Task[None]]:

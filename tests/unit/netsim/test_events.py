@@ -13,6 +13,7 @@ from relay_core.keys import PublicKey, parse_did_key
 from relay_core.syntax.did import parse_did
 
 from tools.netsim.broken import EXPECTED_REASON, BrokenKind
+from tools.netsim.group import DirectoryUpdater, HostGroup
 from tools.netsim.host import SimHost
 from tools.netsim.judge import OK, Judge
 from tools.netsim.plc_directory import PlcDirectory, signing_key_for
@@ -125,3 +126,46 @@ def test_list_repos_pages_by_did_and_describe_repo() -> None:
     assert status == 200
     assert described["collections"] == s.host.repos[did].collections and len(described["collections"]) == 1
     assert s.host.describe_repo({"repo": s.dids[4]})[0] == 400
+
+
+def test_bad_cid_writes_a_record_even_where_a_good_commit_would_delete() -> None:
+    s = _Setup()
+    repo = s.host.repos[s.dids[0]]
+    for e in repo.genesis(s.clock):
+        s.send_and_judge(e)
+    rng = random.Random(4)
+    while len(repo.records) < 2:
+        assert s.send_and_judge(repo.mutate(rng, s.clock, max_records=2)) == OK
+    # The repo is full, so good commits delete; a delete has no record block to corrupt.
+    for _ in range(20):
+        broken = repo.mutate(rng, s.clock, max_records=2, broken=BrokenKind.BAD_CID)
+        assert broken.body["ops"][0]["action"] == "update"
+        assert s.send_and_judge(broken) == EXPECTED_REASON[BrokenKind.BAD_CID]
+    assert s.send_and_judge(repo.mutate(rng, s.clock, max_records=2)) == OK
+
+
+async def test_a_key_rotation_replaces_the_signer_and_later_commits_use_it() -> None:
+    directory = PlcDirectory("unit", ["http://localhost:1"])
+    dids = directory.add_accounts(2)
+    group = HostGroup([0], 1, seed="unit", backlog_frames=50)
+    group.add_accounts(dids)
+    frames: list[bytes] = []
+    group.hosts[0].sinks.append(frames.append)
+    judge = Judge(
+        lambda did: parse_did_key(directory.account_info(dids.index(did))["signing_key"]),
+        lambda: time.time_ns() // 1000,
+    )
+    did = dids[1]
+    group.create_account(did)
+    group.commit(did)
+    old_key = group.repos[did].signing_key
+    await group.rotate_key(did, DirectoryUpdater(directory))
+    group.commit(did)
+    repo = group.repos[did]
+    assert repo.rotations == 1 and repo.signing_key != old_key
+    assert repo.signing_key == directory.account_info(1)["signing_key"]
+    # Judged after the rotation: only the commits since then verify with the served key.
+    verdicts = [judge.judge(group.hosts[0].hostname, frame) for frame in frames]
+    assert verdicts[-2:] == [OK, OK] and verdicts[4] == "signature_mismatch"
+    with pytest.raises(ValueError, match="not the signer's key"):
+        repo.signing_key = old_key

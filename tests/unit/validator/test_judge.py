@@ -213,25 +213,14 @@ def test_stale_rev_is_rev_not_increasing_or_a_redelivered_replay(driver: Driver)
 
 
 def test_sync_may_repeat_the_rev_but_not_go_back(driver: Driver) -> None:
-    from relay_core.car import write_car
-    from relay_core.cid import Cid
-    from relay_core.commit import encode_commit
-    from relay_core.syntax.tid import tid_from_time
+    from relay_core.syntax.tid import Tid, tid_from_time
 
-    from tools.netsim.repo import _signed  # the simulator's signing helper
-
-    def sync_at(rev_tid: object) -> Accept | Drop:
-        commit = _signed(driver.repo.did, driver.repo.tree.root, rev_tid, driver.repo.signer)  # type: ignore[arg-type]
-        block = encode_commit(commit)
-        cid = Cid.for_dag_cbor(block)
-        body = {
-            "did": driver.repo.did,
-            "rev": str(rev_tid),
-            "blocks": write_car([cid], {cid: block}),
-            "time": "2024-01-01T00:00:00.000Z",
-        }
+    def sync_at(rev_tid: Tid) -> Accept | Drop:
+        """A #sync of the current tree re-signed at `rev_tid` (the repo itself does not move)."""
         driver.seq += 1
-        v = driver.judge_frame(encode_frame("#sync", {**body, "seq": driver.seq}))
+        v = driver.judge_frame(
+            encode_frame("#sync", {**driver.repo.sync_body(rev=rev_tid), "seq": driver.seq})
+        )
         assert isinstance(v, Accept | Drop)
         return v
 
