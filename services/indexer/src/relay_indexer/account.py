@@ -9,8 +9,8 @@ while the PDS keeps saying "active".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from relay_core.statuses import AccountStatus
 from relay_core.syntax import Did
 
 __all__ = [
@@ -22,18 +22,6 @@ __all__ = [
     "effective_status",
     "hides_records",
 ]
-
-
-class AccountStatus(StrEnum):
-    """The `status` values of com.atproto.sync.getRepoStatus / listRepos (plus "active")."""
-
-    ACTIVE = "active"
-    TAKENDOWN = "takendown"
-    SUSPENDED = "suspended"
-    DELETED = "deleted"
-    DEACTIVATED = "deactivated"
-    DESYNCHRONIZED = "desynchronized"
-    THROTTLED = "throttled"
 
 
 LOCAL_STATUSES = frozenset(

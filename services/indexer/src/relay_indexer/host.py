@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+
+from relay_core.statuses import HostStatus
 
 __all__ = ["DomainBan", "Host", "HostLimits", "HostStatus", "HostUpsert", "normalize_hostname"]
-
-
-class HostStatus(StrEnum):
-    """`com.atproto.sync.defs#hostStatus` known values."""
-
-    ACTIVE = "active"
-    IDLE = "idle"
-    OFFLINE = "offline"
-    THROTTLED = "throttled"
-    BANNED = "banned"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,22 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
+
+from relay_core.statuses import HostStatus
 
 from relay_slurper.rate_limits import RateLimits
 
 __all__ = ["CrawlPolicy", "HostRecord", "HostStatus", "HostStore"]
-
-
-class HostStatus(StrEnum):
-    """``com.atproto.sync.defs#hostStatus``, as the indexer stores it."""
-
-    ACTIVE = "active"
-    IDLE = "idle"
-    OFFLINE = "offline"
-    THROTTLED = "throttled"
-    BANNED = "banned"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

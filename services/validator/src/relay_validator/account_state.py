@@ -13,26 +13,14 @@ own sync v1.1 verdict on the commit chain.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Final
 
 from relay_core.cid import Cid
+from relay_core.statuses import AccountStatus
 from relay_core.syntax.did import Did
 from relay_core.syntax.tid import Tid
 
 __all__ = ["BLOCKING_STATUSES", "AccountState", "AccountStatus", "combined_status"]
-
-
-class AccountStatus(StrEnum):
-    """Account statuses of `com.atproto.sync.subscribeRepos#account` (plus "active")."""
-
-    ACTIVE = "active"
-    TAKENDOWN = "takendown"
-    SUSPENDED = "suspended"
-    DELETED = "deleted"
-    DEACTIVATED = "deactivated"
-    DESYNCHRONIZED = "desynchronized"
-    THROTTLED = "throttled"
 
 
 BLOCKING_STATUSES: Final = frozenset(

@@ -35,6 +35,7 @@ from relay_core.firehose.limits import (
 from relay_core.keys import PublicKey
 from relay_core.mst import invert_ops_raw, lookup_raw
 from relay_core.signatures import verify_signature
+from relay_core.statuses import KNOWN_ACCOUNT_STATUSES
 from relay_core.syntax.handle import parse_handle
 from relay_core.syntax.tid import Tid
 
@@ -48,9 +49,6 @@ __all__ = [
     "verify_sync_event",
 ]
 
-KNOWN_ACCOUNT_STATUSES: Final = frozenset(
-    ("takendown", "suspended", "deleted", "deactivated", "desynchronized", "throttled")
-)
 _TOLERANCE_US: Final = FUTURE_REV_TOLERANCE_SECONDS * 1_000_000
 _new_cid = Cid._trusted
 
