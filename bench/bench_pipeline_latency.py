@@ -231,6 +231,10 @@ def scrape_timings(offset: int) -> list[str]:
                     bound = next((le for le, count in buckets if count >= q * total), float("inf"))
                     marks.append(f"p{round(q * 100)} ≤ {bound * 1000:g} ms")
                 lines.append(f"{family.name}: {total:,.0f} observations, " + ", ".join(marks))
+            if family.name in ("relay_validator_dependency_failures", "relay_validator_events_dropped"):
+                for sample in family.samples:
+                    if sample.name.endswith("_total") and sample.value:
+                        lines.append(f"{sample.name}{dict(sample.labels)}: {sample.value:,.0f}")
             if family.name not in means.get(service, ()):
                 continue
             sums: dict[str, float] = {}
