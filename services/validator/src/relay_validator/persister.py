@@ -102,9 +102,15 @@ class Persister:
             self._writing = sum(len(s.msgs) for s in group)
             try:
                 await self._validation.persist_many([s.judged for s in group])
-            except (DependencyUnavailable, NatsError, TimeoutError) as exc:
-                dependency = exc.dependency if isinstance(exc, DependencyUnavailable) else "nats"
-                metrics.DEPENDENCY_FAILURES_TOTAL.labels(dependency).inc()
+            except Exception as exc:
+                # Anything, not just a dependency: a group that silently went missing would come
+                # back only after ack_wait, behind newer frames, as false chain breaks.
+                if isinstance(exc, DependencyUnavailable):
+                    metrics.DEPENDENCY_FAILURES_TOTAL.labels(exc.dependency).inc()
+                elif isinstance(exc, NatsError | TimeoutError):
+                    metrics.DEPENDENCY_FAILURES_TOTAL.labels("nats").inc()
+                else:
+                    logger.exception("unexpected error persisting account states")
                 logger.warning(
                     "persisting account states failed; judging again",
                     extra={"partition": self._partition, "error": str(exc) or repr(exc)},
@@ -118,6 +124,11 @@ class Persister:
             finally:
                 self._writing = 0
             self._failures = 0
-            for segment in group:
-                for msg in segment.msgs:
-                    await msg.ack()
+            try:
+                for segment in group:
+                    for msg in segment.msgs:
+                        await msg.ack()
+            except NatsError as exc:
+                # The states are durable; unacked frames come back later and are dropped as
+                # stale replays (`redelivered_stale`), so this only costs their re-judging.
+                logger.warning("acking persisted frames failed", extra={"error": repr(exc)})
