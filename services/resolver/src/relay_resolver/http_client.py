@@ -116,10 +116,9 @@ class DocumentFetcher:
             ResolutionFailed: NOT_FOUND (404), TOMBSTONED (410), UNREACHABLE (network, timeout,
                 429, 5xx), INVALID_DOCUMENT (other statuses, oversize, not a JSON object).
         """
-        value = await self.fetch_json_value(url, source=source, max_bytes=self._limits.max_document_bytes)
-        if not isinstance(value, dict):
-            raise ResolutionFailed(FailureKind.INVALID_DOCUMENT, "document is not a JSON object")
-        return value
+        return _json_object(
+            await self.fetch_json_value(url, source=source, max_bytes=self._limits.max_document_bytes)
+        )
 
     async def fetch_json_value(self, url: str, *, source: str, max_bytes: int) -> Any:
         """GET `url` and return its body as any JSON value of at most `max_bytes` (e.g. a PLC
@@ -183,10 +182,13 @@ def decode_response(status: int, body: bytes, limit: int) -> dict[str, Any]:
     Raises:
         ResolutionFailed: as `DocumentFetcher.fetch_json`.
     """
-    doc = decode_json_body(status, body, limit)
-    if not isinstance(doc, dict):
+    return _json_object(decode_json_body(status, body, limit))
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
         raise ResolutionFailed(FailureKind.INVALID_DOCUMENT, "document is not a JSON object")
-    return doc
+    return value
 
 
 def decode_json_body(status: int, body: bytes, limit: int) -> Any:

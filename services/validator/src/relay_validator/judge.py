@@ -21,9 +21,8 @@ Rules, in order (each failure is a `Drop` with a bounded reason):
    for the DID's key history, and then any key the DID had around the rev's time (± the clock
    tolerance of `relay_core.key_history`) verifies: a relay behind the stream judges commits
    signed before a rotation, and the key in effect at the event's position is the one that
-   counts. A broken chain drops the event and marks
-   the account desynchronized, emitting the relay's `#account` (active=false,
-   status=desynchronized) once on the transition.
+   counts. A broken chain drops the event and marks the account desynchronized, emitting the
+   relay's `#account` (active=false, status=desynchronized) once on the transition.
 7. `#sync`: verified like a commit head; its rev may equal but not go below the stored rev; it
    resets the head and clears `desynchronized`.
 8. `#identity`: passed with the handle only if the DID document claims it.

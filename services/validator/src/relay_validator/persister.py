@@ -45,7 +45,7 @@ class Persister:
     """One partition's background writer.
 
     Args:
-        validation: does the merged write (`persist_many`) and forgets failed states.
+        validation: does the merged write (`persist`) and forgets failed states.
         partition: for logs.
     """
 
@@ -101,7 +101,7 @@ class Persister:
             group, self._queue = self._queue, []
             self._writing = sum(len(s.msgs) for s in group)
             try:
-                await self._validation.persist_many([s.judged for s in group])
+                await self._validation.persist([s.judged for s in group])
             except Exception as exc:
                 # Anything, not just a dependency: a group that silently went missing would come
                 # back only after ack_wait, behind newer frames, as false chain breaks.

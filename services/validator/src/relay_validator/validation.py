@@ -10,7 +10,8 @@ A failed publish changes no cache; a failed `persist` (or `forget`) drops the ba
 from the cache, so a retry (or a restart) re-judges against the durable state and republishes
 with the same msg ids (deduplicated by JetStream).
 
-An `#identity` event ends a batch early when its DID has earlier events in it (see `run`).
+An `#identity` event ends a batch early when its DID has earlier events in it (see
+`judge_and_publish`).
 
 Rare paths cost one extra call each: a fresh re-resolution after a signature or host mismatch
 (at most once per DID per batch, and not when the identity was resolved moments ago), and a
@@ -44,7 +45,7 @@ from relay_validator.resolver_client import IdentitySource
 from relay_validator.verdict import Accept, AwaitIdentity, Drop, RefreshIdentity
 from relay_validator.verified_publisher import Outgoing, VerifiedPublisher
 
-__all__ = ["BatchResult", "CachePolicy", "Item", "Judged", "Validation", "decode_item"]
+__all__ = ["CachePolicy", "Item", "Judged", "Validation", "decode_item"]
 
 logger = logging.getLogger(__name__)
 
@@ -95,21 +96,6 @@ class Judged:
     outgoing: list[Outgoing]
     drops: list[tuple[Item, Drop]]
     earlier_keys: int
-
-    @property
-    def result(self) -> BatchResult:
-        return BatchResult(self.done, len(self.outgoing), len(self.drops), self.waiting)
-
-
-@dataclass(frozen=True, slots=True)
-class BatchResult:
-    """How many leading items were finished (published/dropped, state persisted)."""
-
-    done: int
-    published: int
-    dropped: int
-    waiting: bool
-    """Stopped at an event whose identity could not be resolved: retry the rest later."""
 
 
 class Validation:
@@ -208,26 +194,9 @@ class Validation:
             return False
         return now_us - identity.resolved_at_us < self._policy.identity_refresh_min_age_seconds * 1e6
 
-    async def run(self, items: Sequence[Item]) -> BatchResult:
-        """Judge `items` in order; publish and persist the finished prefix (both phases at once).
-
-        Raises:
-            As `judge_and_publish` and `persist`.
-        """
-        judged = await self.judge_and_publish(items)
-        await self.persist(judged)
-        return judged.result
-
-    async def persist(self, judged: Judged) -> None:
-        """Make the judged prefix's account states durable, then count it.
-
-        Raises:
-            DependencyUnavailable: the indexer failed; the batch's states left the cache.
-        """
-        await self.persist_many([judged])
-
-    async def persist_many(self, batch: Sequence[Judged]) -> None:
-        """`persist` for consecutive judged prefixes in one write (each account's latest state).
+    async def persist(self, batch: Sequence[Judged]) -> None:
+        """Make consecutive judged prefixes' account states durable in one write (each account's
+        latest state), then count them.
 
         Raises:
             DependencyUnavailable: the indexer failed; every prefix's states left the cache.
