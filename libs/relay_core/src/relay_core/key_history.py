@@ -29,13 +29,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from relay_core.errors import InvalidIdentity, InvalidKey, InvalidSyntax
+from relay_core.firehose.limits import FUTURE_REV_TOLERANCE_SECONDS
 from relay_core.keys import PublicKey, parse_did_key
 from relay_core.syntax.datetime import parse_datetime
 from relay_core.syntax.did import Did
 
 __all__ = ["KEY_HISTORY_TOLERANCE_SECONDS", "KeyPeriod", "keys_in_effect", "parse_plc_audit_log"]
 
-KEY_HISTORY_TOLERANCE_SECONDS: Final = 300
+KEY_HISTORY_TOLERANCE_SECONDS: Final = FUTURE_REV_TOLERANCE_SECONDS
 """Clock difference allowed between a PDS (rev times) and the PLC directory (`createdAt`); the
 same bound a relay already allows a rev to be in the future."""
 
