@@ -45,7 +45,6 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import datetime as _dt
 import hashlib
 import json
 import socket
@@ -56,6 +55,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import uvicorn
+from relay_core.builders import iso_at
 from relay_core.cbor import encode_dag_cbor
 from relay_core.cid import Cid
 from relay_core.errors import InvalidKey
@@ -181,13 +181,12 @@ def _audit_entry(did: str, record: _Record) -> dict[str, Any]:
             "prev": None,
             "sig": "",
         }
-    created = _dt.datetime.fromtimestamp(record.since_us / 1_000_000, _dt.UTC)
     return {
         "did": did,
         "operation": operation,
         "cid": str(Cid.for_dag_cbor(encode_dag_cbor(operation))),
         "nullified": False,
-        "createdAt": created.strftime("%Y-%m-%dT%H:%M:%S.") + f"{created.microsecond // 1000:03d}Z",
+        "createdAt": iso_at(record.since_us),
     }
 
 

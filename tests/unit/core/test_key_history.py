@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from relay_core.builders import iso_at
 from relay_core.errors import InvalidIdentity
 from relay_core.key_history import KeyPeriod, keys_in_effect, parse_plc_audit_log
 from relay_core.keys import Curve, PrivateKey
@@ -16,20 +17,13 @@ T0 = 1_700_000_000_000_000
 SECOND = 1_000_000
 
 
-def _iso(us: int) -> str:
-    import datetime as dt
-
-    stamp = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
-
-
 def _entry(operation: dict[str, Any], at_us: int, *, nullified: bool = False) -> dict[str, Any]:
     return {
         "did": DID,
         "operation": operation,
         "cid": "bafy",
         "nullified": nullified,
-        "createdAt": _iso(at_us),
+        "createdAt": iso_at(at_us),
     }
 
 

@@ -9,7 +9,7 @@ key they sign with by default (the simulator signs on its hot path).
 
 from __future__ import annotations
 
-from relay_core.builders.account import AccountBuilder, BuiltCommit, RecordWrite, TidClock, now_iso
+from relay_core.builders.account import AccountBuilder, BuiltCommit, RecordWrite, TidClock, iso_at, now_iso
 from relay_core.builders.broken import (
     bad_account_status,
     bad_block_cid,
@@ -39,6 +39,7 @@ __all__ = [
     "forged_signature",
     "future_rev",
     "high_s_signature",
+    "iso_at",
     "now_iso",
     "oversized_blocks",
     "prev_data_break",

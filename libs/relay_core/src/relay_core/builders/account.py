@@ -20,7 +20,7 @@ from relay_core.mst import Mst, MstOp
 from relay_core.syntax.did import Did, parse_did
 from relay_core.syntax.tid import MAX_CLOCK_ID, Tid, tid_from_time
 
-__all__ = ["AccountBuilder", "BuiltCommit", "RecordWrite", "TidClock", "now_iso"]
+__all__ = ["AccountBuilder", "BuiltCommit", "RecordWrite", "TidClock", "iso_at", "now_iso"]
 
 _REBUILD_EVERY_COMMITS: Final = 64
 
@@ -104,6 +104,12 @@ def now_iso() -> str:
         text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         _second_text = (second, text)
     return f"{text}.{ms % 1000:03d}Z"
+
+
+def iso_at(epoch_us: int) -> str:
+    """`epoch_us` as an atproto datetime with milliseconds (`...T12:00:00.000Z`)."""
+    ms = epoch_us // 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
 def _plc_did(seed: bytes) -> Did:
