@@ -203,6 +203,11 @@ async def stage_latencies(state_dir: Path, received: dict[int, float]) -> dict[s
     return stages
 
 
+def quantile_ms(ordered: list[float], q: float) -> float:
+    """The `q` quantile of sorted seconds, in milliseconds."""
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
+
+
 def scrape_timings(offset: int) -> list[str]:
     """Mean wall time of the validator's batches and of the gRPC calls it makes, and the
     bucketed p50/p99 of the queues between slurper and validator, from /metrics."""
@@ -344,7 +349,7 @@ async def main(args: argparse.Namespace) -> None:
     lat = sorted(latencies)
 
     def pct(q: float) -> float:
-        return lat[min(len(lat) - 1, int(len(lat) * q))] * 1000
+        return quantile_ms(lat, q)
 
     print(f"netsim: {events} events in {elapsed:.1f} s = {events / elapsed:,.0f}/s over {args.hosts} hosts")
     print(f"consumer: {sum(counts.values())} frames ({counts}) vs ledger ok {ok}")
@@ -356,7 +361,7 @@ async def main(args: argparse.Namespace) -> None:
     for name, values in stages.items():
         ordered = sorted(values)
         if ordered:
-            at = [ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000 for q in (0.5, 0.95, 0.99)]
+            at = [quantile_ms(ordered, q) for q in (0.5, 0.95, 0.99)]
             print(f"  stage {name:<34} p50 {at[0]:8.1f}  p95 {at[1]:8.1f}  p99 {at[2]:8.1f} ms")
     for line in timings:
         print(f"  {line}")
