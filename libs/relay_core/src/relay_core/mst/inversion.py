@@ -19,6 +19,7 @@ from relay_core.cid import Cid
 from relay_core.errors import InvalidMst
 from relay_core.mst import engine
 from relay_core.mst.keys import key_height_bytes
+from relay_core.mst.pathwise import invert_pathwise
 
 __all__ = ["MstOp", "RecordOp", "invert_ops", "invert_ops_raw", "lookup", "lookup_raw", "proof_cids"]
 
@@ -91,6 +92,16 @@ def invert_ops_raw(new_root: bytes, blocks: Mapping[bytes, bytes], ops: Sequence
     Raises:
         InvalidMst: as `invert_ops`.
     """
+    # The usual commit takes one pass over its op paths; anything else, and every error, is
+    # the general algorithm's (the fast pass accepts nothing that this one rejects).
+    found = invert_pathwise(new_root, blocks, ops)
+    if found is not None:
+        return found
+    return _invert_general(new_root, blocks, ops)
+
+
+def _invert_general(new_root: bytes, blocks: Mapping[bytes, bytes], ops: Sequence[RecordOp]) -> bytes:
+    """`invert_ops_raw` by the copy-on-write engine: any tree shape, precise errors."""
     source = blocks.get
     root = engine.load_root(new_root, source, strict=False)
     seen: set[bytes] = set()
