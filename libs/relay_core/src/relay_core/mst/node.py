@@ -59,6 +59,7 @@ _RAW_PREFIX = b"\x01\x55\x12\x20"
 _RECORD_PREFIXES = frozenset((CID_PREFIX, _RAW_PREFIX))
 _CID_LEN = 36
 _KEYS_SHAPE = re.compile(KEY_PATTERN + rb"(?:\n" + KEY_PATTERN + rb")*").fullmatch
+_KEY_SHAPE = re.compile(KEY_PATTERN).fullmatch
 _decode = libipld.decode_dag_cbor
 _encode = libipld.encode_dag_cbor
 _ENTRY_FIELDS = itemgetter("k", "p", "t", "v")
@@ -185,9 +186,13 @@ def read_node_fields(data: bytes) -> NodeFields | None:
         return None
     if not keys:
         return keys, vals, gaps, None, True
-    joined = b"\n".join(keys)
-    if _KEYS_SHAPE(joined) is None or joined.count(b"\n") != len(keys) - 1:
-        return None
+    if len(keys) == 1:
+        if _KEY_SHAPE(prev) is None:
+            return None
+    else:
+        joined = b"\n".join(keys)
+        if _KEYS_SHAPE(joined) is None or joined.count(b"\n") != len(keys) - 1:
+            return None
     # A key is at most the sum of the suffixes, so only a long block can hold a too-long key.
     if len(data) > MAX_KEY_BYTES and max(map(len, keys)) > MAX_KEY_BYTES:
         return None

@@ -115,16 +115,20 @@ def _descend(
     walk ends first: a missing subtree or a root below `height`) and the key's index there."""
     steps: list[tuple[Node, int]] = []
     node = root
-    if node[_LAYER] < height:
+    layer = node[_LAYER]
+    if layer < height:
         return steps, None, 0
     while True:
         i = bisect_left(node[_KEYS], key)
-        if node[_LAYER] == height:
+        if layer == height:
             return steps, node, i
-        child = _child(node, i, get)
         steps.append((node, i))
+        layer -= 1
+        child = node[_GAPS][i]  # `_child`, inlined: this loop runs for every level of every op
         if child is None:
             return steps, None, i
+        if type(child) is bytes:
+            child = node[_GAPS][i] = _open(get(child), child, layer)
         node = child
 
 
@@ -291,13 +295,16 @@ def invert_pathwise(new_root: bytes, blocks: Mapping[bytes, bytes], ops: Sequenc
             seen.add(key)
             height = key_height_bytes(key)
             steps, node, i = _descend(root, key, height, get)
+            current = (
+                node[_VALS][i]
+                if node is not None and i < len(node[_KEYS]) and node[_KEYS][i] == key
+                else None
+            )
             cid = op.cid
             if cid is None:
-                if op.prev is None or _has(node, i, key):
+                if op.prev is None or current is not None:
                     return None
-            elif not _has(node, i, key) or node[_VALS][i] != cid.raw:  # type: ignore[index]
-                return None
-            elif op.prev is not None and op.prev.raw == cid.raw:
+            elif current != cid.raw or (op.prev is not None and op.prev.raw == current):
                 return None
             walks.append((key, height, steps, node, i))
         # Undo in reverse order. The last op's walk is still current (nothing changed yet);
