@@ -134,3 +134,17 @@ def test_a_key_with_a_newline_is_not_two_keys() -> None:
             assert exc.reason == "bad_key"
         else:
             raise AssertionError("accepted a key with a newline")
+
+
+def test_reader_matches_on_key_shapes_in_bigger_nodes() -> None:
+    """Nodes of several keys take a different key check from one-key nodes."""
+    v = _cid(1)
+    shapes = [b"/b", b"b/", b"b//c", b"b/c/d", b"bc", b"b/c\nd/e", b"b c/d", b"b/c\xff", b".:~_/x", b"b/c"]
+    accepted = 0
+    for first in (b"-/a", b"/a", b"-/", b"-a", b"-/a/"):
+        for second in shapes:
+            for third in (None, b"zz/z", b"zz/"):
+                keys = [first, second] + ([] if third is None else [third])
+                entries = [{"k": key, "p": 0, "t": None, "v": v} for key in keys]
+                accepted += _same(_node(entries))
+    assert 4 <= accepted < 100
