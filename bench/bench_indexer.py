@@ -1,8 +1,15 @@
-"""Indexer benchmarks: collection-directory updates from verified commit ops, and
-listReposByCollection page latency (in process, and over HTTP through uvicorn + the XRPC app).
+"""Indexer benchmarks. Each prints a markdown table.
 
-Run: `uv run --frozen python bench/bench_indexer.py [--dids N] [--ops N]`. Prints a markdown table.
-Uses a real RocksDB in a temp dir and a real Postgres (pgserver wheel) for the HTTP app's stores.
+`uv run --frozen python bench/bench_indexer.py [--dids N] [--ops N]`: collection-directory updates
+from verified commit ops, and listReposByCollection page latency (in process, and over HTTP
+through uvicorn + the XRPC app). A real RocksDB in a temp dir and a real Postgres (pgserver wheel)
+for the HTTP app's stores.
+
+`uv run --frozen python bench/bench_indexer.py --service [--rate 840] [--seconds 15] [--repeats 3]`:
+the indexer process under the relay's load (`indexer_service_load`): CPU µs per verified event
+applied and per `UpsertAccounts` row, min–max over the repeats. `--phases verified,upserts` runs
+only those; `--profile FILE` runs the child under py-spy (on PATH; `uv tool install py-spy`),
+writing collapsed stacks (sampling costs the child CPU too: it is for where, not how much).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import time
 from pathlib import Path
 
 import httpx
+from indexer_service_load import IndexerUnderLoad, PhaseResult
 from relay_core.syntax import Did, Nsid
 from relay_devstack.postgres import PostgresCluster
 from relay_indexer.collection_index import CollectionIndex
@@ -140,15 +148,65 @@ async def run(args: argparse.Namespace, root: Path) -> list[tuple[str, str]]:
         cluster.stop()
 
 
+def _spread(values: list[float], digits: int = 0) -> str:
+    low, high = min(values), max(values)
+    return (
+        f"{low:,.{digits}f}"
+        if round(low, digits) == round(high, digits)
+        else f"{low:,.{digits}f}–{high:,.{digits}f}"
+    )
+
+
+async def run_service(args: argparse.Namespace, root: Path) -> list[tuple[str, str]]:
+    load = IndexerUnderLoad(root, hosts=args.hosts, accounts=args.accounts, profile=args.profile)
+    await load.start()
+    results: dict[str, list[PhaseResult]] = {}
+    try:
+        await load.warm_up()
+        for _ in range(args.repeats):
+            for phase in args.phases.split(","):
+                seconds = args.seconds / 3 if phase == "idle" else args.seconds
+                results.setdefault(phase, []).append(await load.phase(phase, rate=args.rate, seconds=seconds))
+    finally:
+        await load.stop()
+    rows: list[tuple[str, str]] = []
+    if idle := results.get("idle"):
+        rows.append(
+            (
+                "idle indexer, CPU per second",
+                f"{_spread([r.cpu_seconds / r.seconds * 1e3 for r in idle], 1)} ms",
+            )
+        )
+    if verified := results.get("verified"):
+        label = f"VERIFIED only, µs CPU per event ({verified[0].events:,} events at {args.rate:,.0f}/s)"
+        rows.append((label, _spread([r.per(r.events) for r in verified])))
+    if upserts := results.get("upserts"):
+        label = f"UpsertAccounts only, µs CPU per call ({upserts[0].calls} calls, {upserts[0].rows:,} rows)"
+        rows.append((label, _spread([r.per(r.calls) for r in upserts])))
+        rows.append(("UpsertAccounts only, µs CPU per row", _spread([r.per(r.rows) for r in upserts])))
+        rows.append(("UpsertAccounts only, µs CPU per event", _spread([r.per(r.events) for r in upserts])))
+    if both := results.get("both"):
+        rows.append(("both (as in the relay), µs CPU per event", _spread([r.per(r.events) for r in both])))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dids", type=int, default=20_000)
     parser.add_argument("--ops", type=int, default=200_000)
     parser.add_argument("--port", type=int, default=24720)
+    parser.add_argument("--service", action="store_true", help="the indexer process under load")
+    parser.add_argument("--rate", type=float, default=840.0)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--hosts", type=int, default=20)
+    parser.add_argument("--accounts", type=int, default=100)
+    parser.add_argument("--phases", default="idle,verified,upserts,both")
+    parser.add_argument("--profile", type=Path, default=None)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-indexer-"))
     try:
-        rows = asyncio.run(run(args, root))
+        rows = asyncio.run(run_service(args, root) if args.service else run(args, root))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print("| indexer operation | result |\n|---|---|")

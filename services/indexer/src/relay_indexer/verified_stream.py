@@ -44,6 +44,7 @@ _MAX_NAK_DELAY_SECONDS: Final = 30.0
 _FILL_SECONDS: Final = 0.25
 """A batch that is not full waits this long for more: one Postgres and RocksDB write per ~batch
 instead of per handful of events (the index may be this much behind the firehose)."""
+_TOP_UP_SECONDS: Final = 0.05
 
 
 def account_status_from_proto(value: types_pb2.AccountStatus.ValueType) -> AccountStatus | None:
@@ -116,11 +117,16 @@ async def consume_verified(
     subscription = await js.pull_subscribe_bind(durable=consumer.durable, stream=consumer.stream)
     try:
         while not stop.is_set():
-            messages = await fetch_batch(
-                subscription, batch_size, fetch_timeout_seconds, fill_seconds=_FILL_SECONDS
-            )
+            messages = await fetch_batch(subscription, batch_size, fetch_timeout_seconds)
             if not messages:
                 continue
+            if len(messages) < batch_size:
+                # The fill happens server-side: what arrives meanwhile is then pulled in one
+                # burst. A lingering pull (`fetch_batch(fill_seconds=)`) takes each message as it
+                # arrives, with its own socket read and loop wake-ups: ~120 µs CPU per event more
+                # at ~840 events/s (bench_indexer.py --service).
+                await asyncio.sleep(_FILL_SECONDS)
+                messages += await fetch_batch(subscription, batch_size - len(messages), _TOP_UP_SECONDS)
             events, bad = _decode(messages)
             with metrics.BATCH_SECONDS.time():
                 try:
