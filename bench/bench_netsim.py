@@ -5,7 +5,12 @@ target rate above what the machine can make, so the achieved rate is the ceiling
 markdown table. Defaults: 3,000 hosts, 2 accounts each, 2 processes, 15 s, 1% broken; the whole
 run (account derivation, start-up, emission) stays under a minute.
 
-Run: `uv run --frozen python bench/bench_netsim.py [--hosts 3000] [--rate 20000] [--duration 15]`.
+With `--prepare` every frame is made and signed before emission starts (what
+`bench_pipeline_latency.py` does), so the CPU per event is the emission alone (sequencing, frame
+encoding, ledger, sends) and the preparation's CPU is reported apart.
+
+Run: `uv run --frozen python bench/bench_netsim.py [--hosts 3000] [--rate 20000] [--duration 15]
+[--prepare]`.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--broken-ratio", type=float, default=0.01)
+    parser.add_argument("--prepare", action="store_true", help="make every frame before emitting")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         opts = Options(
@@ -47,6 +53,7 @@ def main() -> None:
             plc_port=0,
             backlog_frames=1000,
             linger_seconds=0.0,
+            prepare=args.prepare,
         )
         report = asyncio.run(run(opts))
     workers = report["workers"]
@@ -60,6 +67,7 @@ def main() -> None:
         ("target events/s", report["rate_target"]),
         ("achieved events/s", report["rate_achieved"]),
         ("CPU µs per event (all workers)", report["cpu_us_per_event"]),
+        ("CPU s making frames ahead (--prepare)", round(sum(w["prepare_cpu_seconds"] for w in workers), 2)),
         ("listener memory KiB per host", report["listener_kib_per_host"]),
         ("worker RSS at end, MiB (sum)", round(rss_end, 1)),
         ("PLC account derivation, s", report["account_derive_seconds"]),

@@ -3,7 +3,9 @@
 The relay runs as `./dev up` runs it (``python -m relay_devstack up`` in a temp state dir and a free
 port range, pointed at netsim's PLC directory); netsim's hosts (one child process) are added with
 ``requestCrawl`` on the router origin and the bench waits until the slurper follows each of them
-live. Then netsim emits at ``--rate`` for ``--seconds``, and a WebSocket consumer on the router's
+live. Then netsim emits at ``--rate`` for ``--seconds`` (frames made and signed before the relay
+starts, stamped with ``time`` as they go out; ``--no-prepare`` makes them as it emits, which costs
+netsim ~4x the CPU during the window), and a WebSocket consumer on the router's
 ``subscribeRepos`` records, per frame, receive time − the body's ``time`` (set by netsim when it
 emits, millisecond precision). Reported: p50/p95/p99/max, frames received against the ledger's
 ``ok`` lines, and CPU per process of the stack over the emission window (psutil).
@@ -57,13 +59,27 @@ from tools.netsim.workload import Workload  # noqa: E402
 
 
 def netsim_child(
-    hosts: int, accounts: int, rate: float, seconds: float, ledger: str, pipe: Pipe, key_rotations: bool
+    hosts: int,
+    accounts: int,
+    rate: float,
+    seconds: float,
+    ledger: str,
+    pipe: Pipe,
+    key_rotations: bool,
+    prepare: bool,
 ) -> None:
-    asyncio.run(_netsim(hosts, accounts, rate, seconds, Path(ledger), pipe, key_rotations))
+    asyncio.run(_netsim(hosts, accounts, rate, seconds, Path(ledger), pipe, key_rotations, prepare))
 
 
 async def _netsim(
-    hosts: int, accounts: int, rate: float, seconds: float, ledger: Path, pipe: Pipe, key_rotations: bool
+    hosts: int,
+    accounts: int,
+    rate: float,
+    seconds: float,
+    ledger: Path,
+    pipe: Pipe,
+    key_rotations: bool,
+    prepare: bool,
 ) -> None:
     with ledger.open("w") as ledger_out:
         group = HostGroup(range(hosts), hosts, seed="bench", ledger_out=ledger_out, keep_ledger=False)
@@ -72,19 +88,22 @@ async def _netsim(
         directory = PlcDirectory("bench", endpoints)
         dids = directory.add_accounts(hosts * accounts)
         group.add_accounts(dids)
-        async with running_plc_directory(directory) as plc_url:
-            pipe.send((plc_url, endpoints))
+        async with running_plc_directory(directory) as plc_url, httpx.AsyncClient(timeout=10) as client:
+            workload = Workload(
+                group,
+                HttpUpdater(client, plc_url),
+                rate=rate,
+                broken_ratio=0.0,
+                seed="b",
+                key_rotations=key_rotations,
+            )
+            # Made and signed before the relay starts, so that during the measurement netsim
+            # costs little more than its sends (a few more than the window needs: past the
+            # prepared frames it would make events as it goes).
+            prepare_cpu = workload.prepare(int(rate * seconds * 1.02) + 8) if prepare else 0.0
+            pipe.send((plc_url, endpoints, prepare_cpu))
             await asyncio.to_thread(pipe.recv)  # go
-            async with httpx.AsyncClient(timeout=10) as client:
-                workload = Workload(
-                    group,
-                    HttpUpdater(client, plc_url),
-                    rate=rate,
-                    broken_ratio=0.0,
-                    seed="b",
-                    key_rotations=key_rotations,
-                )
-                result = await workload.run(seconds)
+            result = await workload.run(seconds)
             await asyncio.to_thread(pipe.recv)  # stop
         await group.stop()
     pipe.send((result.events, result.elapsed_seconds, result.cpu_seconds))
@@ -302,11 +321,12 @@ async def main(args: argparse.Namespace) -> None:
             str(ledger),
             child,
             args.key_rotations,
+            args.prepare,
         ),
     )
     sim.start()
     loop = asyncio.get_running_loop()
-    plc_url, endpoints = await loop.run_in_executor(None, parent.recv)
+    plc_url, endpoints, prepare_cpu = await loop.run_in_executor(None, parent.recv)
     offset = free_port_offset(os.getpid())
     env = {
         **os.environ,
@@ -352,6 +372,8 @@ async def main(args: argparse.Namespace) -> None:
         return quantile_ms(lat, q)
 
     print(f"netsim: {events} events in {elapsed:.1f} s = {events / elapsed:,.0f}/s over {args.hosts} hosts")
+    if args.prepare:
+        print(f"netsim: made and signed its frames ahead ({prepare_cpu:.1f} s CPU before the window)")
     print(f"consumer: {sum(counts.values())} frames ({counts}) vs ledger ok {ok}")
     if lat:
         print(
@@ -380,6 +402,12 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=40.0)
     parser.add_argument("--drain-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--no-prepare",
+        dest="prepare",
+        action="store_false",
+        help="netsim makes and signs each event as it emits it (default: all made before the window)",
+    )
     parser.add_argument("--no-stages", dest="stages", action="store_false", help="skip the per-stage split")
     parser.add_argument(
         "--no-key-rotations",

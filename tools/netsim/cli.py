@@ -45,6 +45,8 @@ class Options:
     plc_port: int
     backlog_frames: int
     linger_seconds: float
+    prepare: bool = False
+    """Make and sign every frame before emission starts (see `Workload.prepare`)."""
 
 
 def _rss_mib() -> float:
@@ -85,8 +87,6 @@ async def _worker_main(worker: int, opts: Options, conn: Connection) -> None:
     dids, plc_url = await asyncio.to_thread(conn.recv)
     group.add_accounts(dids)
     rss_accounts = _rss_mib()
-    conn.send(("ready", None))
-    await asyncio.to_thread(conn.recv)
     async with httpx.AsyncClient(timeout=10) as client:
         workload = Workload(
             group,
@@ -95,6 +95,11 @@ async def _worker_main(worker: int, opts: Options, conn: Connection) -> None:
             broken_ratio=opts.broken_ratio,
             seed=f"{opts.seed}/w{worker}",
         )
+        # A few more than the run needs: past the prepared frames the workload makes them live.
+        frames = int(workload.rate * opts.duration_seconds * 1.02) + 8
+        prepare_cpu = workload.prepare(frames) if opts.prepare and frames > 8 else 0.0
+        conn.send(("ready", None))
+        await asyncio.to_thread(conn.recv)
         result = await workload.run(opts.duration_seconds)
         rss_end = _rss_mib()
         if opts.linger_seconds > 0:
@@ -111,6 +116,7 @@ async def _worker_main(worker: int, opts: Options, conn: Connection) -> None:
                 "events": result.events,
                 "elapsed_seconds": result.elapsed_seconds,
                 "cpu_seconds": result.cpu_seconds,
+                "prepare_cpu_seconds": prepare_cpu,
                 "rss_mib": {
                     "start": rss_start,
                     "listening": rss_listening,
@@ -232,6 +238,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--plc-port", type=int, default=0, help="PLC directory port (0 = any free port)")
     parser.add_argument("--backlog", type=int, default=1000, help="replay window per host, in frames")
     parser.add_argument("--linger", type=float, default=0.0, help="keep hosts up this long after emitting")
+    parser.add_argument(
+        "--prepare",
+        action="store_true",
+        help="make and sign every frame before emitting (emission then costs little more than the sends)",
+    )
     args = parser.parse_args(argv)
     if args.hosts < 1 or args.processes < 1 or args.processes > args.hosts:
         parser.error("need 1 <= --processes <= --hosts")
@@ -252,6 +263,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         plc_port=args.plc_port,
         backlog_frames=args.backlog,
         linger_seconds=args.linger,
+        prepare=args.prepare,
     )
 
 

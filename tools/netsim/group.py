@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Protocol, TextIO
 
 from relay_core.builders import Signer
+from relay_core.keys import PrivateKey
 from relay_core.syntax.did import parse_did
 
 from tools.netsim.backlog import Backlog
@@ -114,9 +115,13 @@ class HostGroup:
     def host_of(self, did: str) -> SimHost:
         return self.hosts[self.repos[did].index % self.host_count]
 
-    def send(self, event: PreparedEvent) -> LedgerEntry:
-        """Sequence one prepared event on its account's host and record it."""
-        entry, frame = self.host_of(event.did).sequence(event)
+    def send(self, event: PreparedEvent, *, time: str | None = None) -> LedgerEntry:
+        """Sequence one prepared event on its account's host and record it.
+
+        Args:
+            time: replaces the body's `time` (an event made ahead is stamped when it goes out).
+        """
+        entry, frame = self.host_of(event.did).sequence(event, time=time)
         self.tally.add(entry, len(frame))
         if self._keep_ledger:
             self.ledger.append(entry)
@@ -126,15 +131,25 @@ class HostGroup:
 
     def create_account(self, did: str) -> list[LedgerEntry]:
         """Account creation: #identity, #account, genesis #commit, #sync."""
+        return [self.send(event) for event in self.prepare_creation(did)]
+
+    def prepare_creation(self, did: str) -> list[PreparedEvent]:
+        """The creation sequence, made (the repo is created) but not sent."""
         repo = self.repos[did]
         if repo.created:
             raise ValueError(f"{did} already created")
-        return [self.send(event) for event in repo.genesis(self.clock)]
+        return repo.genesis(self.clock)
 
     def commit(
         self, did: str, *, broken: BrokenKind | None = None, rng_seed: int | None = None
     ) -> LedgerEntry:
         """One record create/update/delete on `did`'s repo, optionally broken."""
+        return self.send(self.prepare_commit(did, broken=broken, rng_seed=rng_seed))
+
+    def prepare_commit(
+        self, did: str, *, broken: BrokenKind | None = None, rng_seed: int | None = None
+    ) -> PreparedEvent:
+        """What `commit` sends, made (the repo advances unless broken) but not sent."""
         repo = self.repos[did]
         rng = random.Random(rng_seed if rng_seed is not None else repo.record_counter * 7919 + repo.index)
         wrong = (
@@ -143,15 +158,19 @@ class HostGroup:
             else None
         )
         if broken is BrokenKind.BAD_HANDLE:
-            return self.send(repo.broken_identity())
+            return repo.broken_identity()
         if broken is BrokenKind.BAD_ACCOUNT_STATUS:
-            return self.send(repo.broken_account())
-        return self.send(repo.mutate(rng, self.clock, broken=broken, wrong_signer=wrong))
+            return repo.broken_account()
+        return repo.mutate(rng, self.clock, broken=broken, wrong_signer=wrong)
 
     async def change_handle(self, did: str, handle: str, updater: IdentityUpdater) -> LedgerEntry:
         """Update the PLC document's handle, then emit `#identity`."""
         await updater.update(did, handle=handle)
-        return self.send(self.repos[did].identity_change(handle))
+        return self.send(self.prepare_handle_change(did, handle))
+
+    def prepare_handle_change(self, did: str, handle: str) -> PreparedEvent:
+        """The repo takes `handle`; the caller updates the PLC directory before sending."""
+        return self.repos[did].identity_change(handle)
 
     async def rotate_key(self, did: str, updater: IdentityUpdater) -> LedgerEntry:
         """Move the account to its next deterministic signing key (PLC first), then `#identity`.
@@ -161,10 +180,24 @@ class HostGroup:
         repo = self.repos[did]
         key = signing_key_for(self.seed, repo.index, repo.rotations + 1)
         await updater.update(did, signing_key=key.public_key.did_key())
+        return self.send(self._rotated(repo, key))
+
+    def prepare_key_rotation(self, did: str) -> tuple[PreparedEvent, str]:
+        """The repo signs with its next key from now on; returns the `#identity` and the new
+        did:key, which the caller writes to the PLC directory before sending."""
+        repo = self.repos[did]
+        key = signing_key_for(self.seed, repo.index, repo.rotations + 1)
+        return self._rotated(repo, key), key.public_key.did_key()
+
+    @staticmethod
+    def _rotated(repo: SimRepo, key: PrivateKey) -> PreparedEvent:
         repo.rotations += 1
         repo.signer = Signer(key.to_bytes())
-        return self.send(repo.identity_change(repo.handle))
+        return repo.identity_change(repo.handle)
 
     def set_status(self, did: str, *, active: bool, status: str | None) -> LedgerEntry:
         """Emit an `#account` status change (e.g. `active=False, status="deactivated"`)."""
-        return self.send(self.repos[did].account_change(active, status))
+        return self.send(self.prepare_status(did, active=active, status=status))
+
+    def prepare_status(self, did: str, *, active: bool, status: str | None) -> PreparedEvent:
+        return self.repos[did].account_change(active, status)

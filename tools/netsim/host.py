@@ -63,8 +63,11 @@ class SimHost:
     def add_repo(self, repo: SimRepo) -> None:
         self.repos[repo.did] = repo
 
-    def sequence(self, event: PreparedEvent) -> tuple[LedgerEntry, bytes]:
+    def sequence(self, event: PreparedEvent, *, time: str | None = None) -> tuple[LedgerEntry, bytes]:
         """Give `event` its seq, encode it, keep it in the backlog and hand it to the sinks.
+
+        Args:
+            time: replaces the body's `time`, when it has one (for events made ahead of sending).
 
         Returns:
             The ledger entry and the frame bytes as sent.
@@ -74,7 +77,10 @@ class SimHost:
         else:
             self.seq += 1
             seq = self.seq
-        frame = encode_frame(event.type, {**event.body, "seq": seq})
+        body = {**event.body, "seq": seq}
+        if time is not None and "time" in body:
+            body["time"] = time
+        frame = encode_frame(event.type, body)
         if event.broken is BrokenKind.TRUNCATED_CBOR:
             frame = frame[: len(frame) // 2]
         self.backlog.append(seq, frame)
