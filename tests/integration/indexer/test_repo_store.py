@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from relay_core.syntax import Did
 from relay_indexer.account import AccountStatus, AccountUpdate, RepoHead
@@ -66,6 +68,45 @@ async def test_unknown_host_writes_nothing(stores: Stores) -> None:
         await stores.repos.upsert_accounts([AccountUpdate(did=A, host="nowhere.test", head=HEAD)])
     assert info.value.hostnames == ["nowhere.test"]
     assert await stores.repos.get_account(A) is None
+
+
+async def test_upsert_racing_an_insert_of_the_same_did_updates_it(stores: Stores) -> None:
+    """A DID inserted by another writer after the upsert's snapshot is written again (as an update:
+    the fields the upsert does not name keep the other writer's values)."""
+    await stores.hosts.upsert_host(HostUpsert(hostname="pds.one.test"))
+    await stores.hosts.upsert_host(HostUpsert(hostname="pds.two.test"))
+    async with stores.pool.acquire() as other:
+        racing = other.transaction()
+        await racing.start()
+        await other.execute(
+            "INSERT INTO accounts (did, host_id, upstream_status, desynchronized)"
+            " SELECT $1, id, 'deactivated', TRUE FROM hosts WHERE hostname = 'pds.one.test'",
+            A,
+        )
+        await other.execute(
+            "UPDATE hosts SET account_count = account_count + 1 WHERE hostname = 'pds.one.test'"
+        )
+        # The upsert's insert of A waits on the uncommitted row, then finds the conflict.
+        upsert = asyncio.create_task(
+            stores.repos.upsert_accounts(
+                [
+                    AccountUpdate(did=A, host="pds.two.test", head=HEAD),
+                    AccountUpdate(did=B, host="pds.two.test"),
+                ]
+            )
+        )
+        await asyncio.sleep(0.3)
+        assert not upsert.done()
+        await racing.commit()
+        assert await upsert == 2
+    got = await stores.repos.get_accounts([A, B])
+    assert got[A].host == "pds.two.test" and got[A].head == HEAD
+    assert got[A].upstream_status is AccountStatus.DEACTIVATED and got[A].desynchronized
+    assert got[B].host == "pds.two.test" and got[B].head is None
+    one = await stores.hosts.get_host("pds.one.test")
+    two = await stores.hosts.get_host("pds.two.test")
+    assert one is not None and two is not None
+    assert (one.account_count, two.account_count) == (0, 2)
 
 
 async def test_a_thousand_accounts_in_one_call(stores: Stores) -> None:
