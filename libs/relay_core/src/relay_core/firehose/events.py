@@ -456,8 +456,12 @@ def decode_event(data: bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> Event:
     """
     if len(data) <= max_bytes:
         if data.startswith(_COMMIT_HEADER):
-            # The canonical `{op: 1, t: "#commit"}` header: decode and round-trip the body alone
-            # (libipld refuses trailing bytes, so this is exactly the two-object case).
+            # The canonical `{op: 1, t: "#commit"}` header: the usual body is read off its bytes;
+            # else decode and round-trip the body alone (libipld refuses trailing bytes, so this
+            # is exactly the two-object case).
+            event = _commit_bytes.commit_from_bytes(data, _COMMIT_HEADER_LEN)
+            if event is not None:
+                return event
             try:
                 raw_body = data[_COMMIT_HEADER_LEN:]
                 body = _ipld_decode(raw_body)
@@ -635,3 +639,8 @@ def encode_event(event: Event) -> bytes:
     """Encode an event as a firehose frame (e.g. after the relay assigns its own `seq`)."""
     t, body = event_body(event)
     return encode_frame(t, body)
+
+
+# Last, and as a module: `commit_bytes` builds the event classes defined above, and either
+# module may be imported first.
+from relay_core.firehose import commit_bytes as _commit_bytes  # noqa: E402

@@ -119,14 +119,17 @@ def _load_commit(
     """The CAR's single root, its parsed commit, and the bytes the signature covers."""
     if len(roots) != 1:
         raise InvalidCommit(f"CAR has {len(roots)} roots, expected 1", reason="bad_car_roots")
-    root = _new_cid(roots[0])
-    if expected is not None and root != expected:
-        raise InvalidCommit(f"CAR root {root} is not the event's commit {expected}", reason="commit_mismatch")
-    block = blocks.get(root.raw)
+    raw = roots[0]
+    if expected is not None and raw != expected.raw:
+        raise InvalidCommit(
+            f"CAR root {_new_cid(raw)} is not the event's commit {expected}", reason="commit_mismatch"
+        )
+    block = blocks.get(raw)
     if block is None:
-        raise InvalidCommit(f"commit block {root} missing from CAR", reason="missing_commit_block")
+        raise InvalidCommit(f"commit block {_new_cid(raw)} missing from CAR", reason="missing_commit_block")
     commit, unsigned = parse_signed_commit(block)
-    return root, commit, unsigned
+    # The event's own `Cid` when there is one (equal, and one object less to build).
+    return _new_cid(raw) if expected is None else expected, commit, unsigned
 
 
 def verify_commit_event(
@@ -178,9 +181,10 @@ def verify_commit_event(
     commit_cid, commit, unsigned = _load_commit(blocks, roots, evt.commit)
     if commit.did != evt.repo:
         raise InvalidCommit("commit did does not match event repo", reason="did_mismatch")
-    if commit.rev != evt.rev:
+    # TIDs order and compare as their text (`Tid` is a one-field dataclass over it).
+    if commit.rev.value != evt.rev.value:
         raise InvalidCommit("commit rev does not match event rev", reason="rev_mismatch")
-    if evt.since is not None and not evt.since < evt.rev:
+    if evt.since is not None and not evt.since.value < evt.rev.value:
         raise InvalidCommit("event since is not below rev", reason="bad_since")
     _check_rev_time(commit.rev, now_us)
     signed_by = _check_signature(signing_key, earlier_keys, unsigned, commit.sig)

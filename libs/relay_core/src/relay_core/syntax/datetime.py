@@ -17,7 +17,7 @@ from functools import lru_cache
 from relay_core._fastinit import trusted_constructor
 from relay_core.errors import InvalidSyntax
 
-__all__ = ["MAX_DATETIME_LENGTH", "Datetime", "parse_datetime"]
+__all__ = ["MAX_DATETIME_LENGTH", "Datetime", "common_datetime", "parse_datetime"]
 
 MAX_DATETIME_LENGTH = 64
 
@@ -86,21 +86,9 @@ def parse_datetime(raw: str) -> Datetime:
         InvalidSyntax: reason `bad_datetime` or `impossible_datetime`.
     """
     if len(raw) == 24 and _COMMON_RE.fullmatch(raw) is not None:
-        days = _DAYS_BY_DATE.get(raw[:10])
-        if days is None:
-            days = _date_days(int(raw[0:4]), int(raw[5:7]), int(raw[8:10]))
-            if days is not None and len(_DAYS_BY_DATE) < _DATE_CACHE_SIZE:
-                _DAYS_BY_DATE[raw[:10]] = days
-        # HHMMSSmmm as one integer: one int() call instead of four.
-        clock = int(raw[11:13] + raw[14:16] + raw[17:19] + raw[20:23])
-        millis, clock = clock % 1000, clock // 1000
-        second, clock = clock % 100, clock // 100
-        minute, hour = clock % 100, clock // 100
-        if days is not None and hour < 24 and minute < 60 and second < 60:
-            # UTC ("Z"), so the instant is in range for every year 0000-9999.
-            return _make_datetime(
-                raw, days * _US_PER_DAY + (hour * 3600 + minute * 60 + second) * 1_000_000 + millis * 1000
-            )
+        when = common_datetime(raw)
+        if when is not None:
+            return when
         # An impossible value: the general path below names it.
     m = _DATETIME_RE.fullmatch(raw) if len(raw) <= MAX_DATETIME_LENGTH else None
     if m is None:
@@ -127,6 +115,29 @@ def parse_datetime(raw: str) -> Datetime:
     if not _MIN_EPOCH_US <= epoch_us <= _MAX_EPOCH_US:
         raise InvalidSyntax(f"datetime outside years 0000-9999 in UTC: {raw!r}", reason="impossible_datetime")
     return Datetime(raw, epoch_us)
+
+
+def common_datetime(raw: str) -> Datetime | None:
+    """`parse_datetime(raw)` for `raw` already known to be `YYYY-MM-DDTHH:MM:SS.mmmZ` (the
+    shape nearly every event timestamp has), or None if it names no real instant."""
+    days = _DAYS_BY_DATE.get(raw[:10])
+    if days is None:
+        days = _date_days(int(raw[0:4]), int(raw[5:7]), int(raw[8:10]))
+        if days is None:
+            return None
+        if len(_DAYS_BY_DATE) < _DATE_CACHE_SIZE:
+            _DAYS_BY_DATE[raw[:10]] = days
+    # HHMMSSmmm as one integer: one int() call instead of four.
+    clock = int(raw[11:13] + raw[14:16] + raw[17:19] + raw[20:23])
+    millis, clock = clock % 1000, clock // 1000
+    second, clock = clock % 100, clock // 100
+    minute, hour = clock % 100, clock // 100
+    if hour < 24 and minute < 60 and second < 60:
+        # UTC ("Z"), so the instant is in range for every year 0000-9999.
+        return _make_datetime(
+            raw, days * _US_PER_DAY + (hour * 3600 + minute * 60 + second) * 1_000_000 + millis * 1000
+        )
+    return None
 
 
 _DATE_CACHE_SIZE = 4096
