@@ -46,6 +46,8 @@ class Slurper:
             partitions=config.raw_partitions,
             max_in_flight=config.max_in_flight,
             ack_timeout_seconds=config.publish_ack_timeout_seconds,
+            # A span per frame only where spans go somewhere; the trace context travels either way.
+            record_spans=bool(config.runtime.otel_endpoint),
         )
         settings = SubscriptionSettings(
             ssl_context=self.ssl_context,
@@ -116,6 +118,7 @@ class Slurper:
             task.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
         await self.registry.close()
+        await self.publisher.close()
         await self.admission.close()
 
     async def _load(self, stop: asyncio.Event) -> None:

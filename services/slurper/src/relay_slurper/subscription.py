@@ -26,12 +26,12 @@ from enum import StrEnum
 from typing import Final
 
 from nats.errors import MaxPayloadError
-from nats.js import api
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.frames import CloseCode
 
 from relay_slurper import metrics
+from relay_slurper.ack_inbox import AckTimeout, Answer, OnAnswer
 from relay_slurper.address_policy import resolve_public
 from relay_slurper.backoff import BackoffPolicy, reconnect_delay
 from relay_slurper.cursor_tracker import CursorTracker
@@ -309,7 +309,11 @@ class Subscription:
                     logger.warning("dropped frame whose seq does not increase", extra=extra)
                 continue
             self._last_seq = seq
-            await self._pace(loop)
+            # The usual case stays inline (an awaited coroutine per frame is measurable): under
+            # every rate window and not throttled.
+            wait = self.limiter.acquire(loop.time())
+            if wait > 0.0 or self._status is HostStatus.THROTTLED:
+                await self._pace(loop, wait)
             await self._publish(seq, message, received_at_us)
             if self._tracker.failed:
                 raise UpstreamError(
@@ -317,9 +321,11 @@ class Subscription:
                 )
         return received_any
 
-    async def _pace(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Rate windows: wait (not reading the socket) until the host may send again."""
-        wait = self.limiter.acquire(loop.time())
+    async def _pace(self, loop: asyncio.AbstractEventLoop, wait: float) -> None:
+        """Rate windows: wait (not reading the socket) until the host may send again.
+
+        ``wait`` is the limiter's first answer for this frame (0.0: counted, it may go).
+        """
         if wait <= 0.0:
             if self._status is HostStatus.THROTTLED:
                 await self._set_status(HostStatus.ACTIVE, "rate back under limits")
@@ -338,7 +344,7 @@ class Subscription:
         tracker = self._tracker
         tracker.sent(seq)
         try:
-            future = await self._publisher.publish(self.hostname, seq, frame, received_at_us)
+            await self._publisher.publish(self.hostname, seq, frame, received_at_us, self._settled_one(seq))
         except MaxPayloadError:
             # NATS can never carry this frame (its max_payload is below our max frame size):
             # retrying would stall the host on it forever, so it is dropped and counted.
@@ -357,17 +363,20 @@ class Subscription:
         self._outstanding += 1
         self._settled.clear()
 
-        def settled(done: asyncio.Future[api.PubAck]) -> None:
+    def _settled_one(self, seq: int) -> OnAnswer:
+        tracker = self._tracker
+
+        def settled(answer: Answer) -> None:
             self._outstanding -= 1
             if self._outstanding == 0:
                 self._settled.set()
-            if done.cancelled():
+            if isinstance(answer, AckTimeout):
                 tracker.publish_failed(seq)
                 metrics.PUBLISH_FAILURES_TOTAL.labels("ack_timeout").inc()
-            elif (exc := done.exception()) is not None:
+            elif isinstance(answer, Exception):
                 tracker.publish_failed(seq)
                 metrics.PUBLISH_FAILURES_TOTAL.labels("refused").inc()
-                self._last_error = f"publish: {exc!r}"[:200]
+                self._last_error = f"publish: {answer!r}"[:200]
             else:
                 tracker.acked(seq)
                 metrics.FRAMES_PUBLISHED_TOTAL.inc()
@@ -375,7 +384,7 @@ class Subscription:
                     self._on_first_cursor()
                     self._on_first_cursor = None
 
-        future.add_done_callback(settled)
+        return settled
 
     async def _settle(self) -> None:
         """Wait for in-flight publishes of this host (bounded by the publisher's ack timeout)."""
