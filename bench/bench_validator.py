@@ -37,6 +37,7 @@ from pathlib import Path
 
 import grpc
 import nats
+import psutil
 from nats.js import JetStreamContext
 from relay_core.firehose.frames import encode_frame
 from relay_core.syntax.did import Did
@@ -58,6 +59,7 @@ from relay_validator.service import ValidatorPipeline
 from relay_validator.validation import CachePolicy, Validation
 from relay_validator.verdict import Accept, Drop
 from relay_validator.verified_publisher import VerifiedPublisher
+from relay_validator.verify_pool import VerifyPool
 
 from tests.integration.ingest.pipeline import (
     ServiceProcess,
@@ -177,20 +179,39 @@ async def _publish(js: JetStreamContext, raws: list[tuple[str, bytes, str]]) -> 
         await asyncio.gather(*futures)
 
 
-def _validation(js: JetStreamContext, indexer: grpc.aio.Channel, resolver: grpc.aio.Channel) -> Validation:
+def _validation(
+    js: JetStreamContext, indexer: grpc.aio.Channel, resolver: grpc.aio.Channel, verifier: VerifyPool | None
+) -> Validation:
     """As `relay_validator.main` wires it, with the config defaults."""
     return Validation(
         accounts=IndexerClient(indexer, timeout_seconds=5.0, default_account_limit=100),
         identities=ResolverClient(resolver, max_batch_dids=1000, timeout_seconds=5.0),
         publisher=VerifiedPublisher(js, timeout_seconds=10.0),
         policy=CachePolicy(),
+        verifier=verifier,
     )
 
 
+def _cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, group in pids.items():
+        total = 0.0
+        for pid in group:
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+        out[name] = total
+    return out
+
+
 async def _drain(
-    js: JetStreamContext, validation: Validation, target: int, profile: cProfile.Profile | None
-) -> tuple[float, float]:
-    """Run a pipeline over `validation` until VERIFIED holds `target` messages: (wall, CPU) s."""
+    js: JetStreamContext,
+    validation: Validation,
+    target: int,
+    profile: cProfile.Profile | None,
+    others: dict[str, list[int]] | None = None,
+) -> tuple[float, float, dict[str, float]]:
+    """Run a pipeline over `validation` until VERIFIED holds `target` messages: wall s, this
+    process's CPU s, and the CPU s of each group of `others` processes (psutil)."""
     pipeline = ValidatorPipeline(
         js,
         validation,
@@ -200,6 +221,8 @@ async def _drain(
         retry_seconds=0.05,
     )
     stop = asyncio.Event()
+    others = others or {}
+    others0 = _cpu_seconds(others)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     if profile is not None:
         profile.enable()
@@ -209,11 +232,12 @@ async def _drain(
             task.result()
         await asyncio.sleep(0.02)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    others1 = _cpu_seconds(others)
     if profile is not None:
         profile.disable()
     stop.set()
     await task
-    return wall, cpu
+    return wall, cpu, {name: others1[name] - others0[name] for name in others}
 
 
 def _indexer_calls(service: ServiceProcess) -> dict[str, float]:
@@ -241,6 +265,10 @@ async def bench_pipeline(args: argparse.Namespace) -> None:
         hosts[identity.pds_host or ""].repos.append(repo)
     print(f"partitions used: {sorted({partition_for_host(h, PARTITIONS) for h in hostnames})}")
 
+    # Started first, like the service does (the fork server inherits no sockets or threads).
+    verifier = VerifyPool(args.verify_workers) if args.verify_workers else None
+    if verifier is not None:
+        verifier.start()
     root = Path(tempfile.mkdtemp(prefix="bench-validator-"))
     nats_server = NatsServer(root / "nats", client_port=0, monitor_port=0, log_path=root / "nats.log")
     cluster = PostgresCluster(root / "pg", database="postgres", tuned_for_tests=True)
@@ -286,8 +314,8 @@ async def bench_pipeline(args: argparse.Namespace) -> None:
             clock = RevClock()
             genesis = [h.raw(e) for h in hosts.values() for r in h.repos for e in r.genesis(clock)]
             await _publish(js, genesis)
-            validation = _validation(js, indexer_channel, resolver_channel)
-            wall, _ = await _drain(js, validation, len(genesis), None)
+            validation = _validation(js, indexer_channel, resolver_channel, verifier)
+            wall, _, _ = await _drain(js, validation, len(genesis), None)
             print(f"warm-up: {len(genesis)} genesis events in {wall:.1f} s")
 
             rng = random.Random(1)
@@ -304,14 +332,27 @@ async def bench_pipeline(args: argparse.Namespace) -> None:
             batches0 = _batch_count()
             profile = cProfile.Profile() if args.profile else None
             load0 = os.getloadavg()[0]
-            wall, cpu = await _drain(js, validation, len(genesis) + len(commits), profile)
+            others = {
+                "verify workers": verifier.pids() if verifier is not None else [],
+                "nats-server": [nats_server.pid] if nats_server.pid is not None else [],
+                "indexer": [indexer.pid],
+            }
+            wall, cpu, other_cpu = await _drain(js, validation, len(genesis) + len(commits), profile, others)
             calls = {k: v - calls0.get(k, 0.0) for k, v in _indexer_calls(indexer).items()}
             batches = _batch_count() - batches0
             n = len(commits)
             assert validation.verified == len(genesis) + n, (validation.verified, validation.drops)
             print(f"load average (1 min) before/after: {load0:.2f} / {os.getloadavg()[0]:.2f}")
             print(f"commits drained: {n} in {wall:.2f} s wall → {n / wall:,.0f} commits/s")
-            print(f"validator CPU: {cpu * 1e6 / n:.0f} µs/commit → {n / cpu:,.0f} commits/s per core")
+            workers = args.verify_workers
+            per_core = n / cpu
+            print(f"validator main process CPU: {cpu * 1e6 / n:.0f} µs/commit ({per_core:,.0f}/s per core)")
+            if workers:
+                worker_cpu = other_cpu["verify workers"]
+                print(f"verify workers ({workers}) CPU: {worker_cpu * 1e6 / n:.0f} µs/commit in all")
+                print(f"validator total CPU: {(cpu + worker_cpu) * 1e6 / n:.0f} µs/commit")
+            for name in ("nats-server", "indexer"):
+                print(f"{name} CPU: {other_cpu[name] * 1e6 / n:.0f} µs/commit")
             print(f"batches: {batches:.0f} (mean {n / max(batches, 1):.0f} frames)")
             print(
                 "indexer calls: "
@@ -331,6 +372,8 @@ async def bench_pipeline(args: argparse.Namespace) -> None:
         cluster.stop()
         nats_server.stop()
         shutil.rmtree(root, ignore_errors=True)
+        if verifier is not None:
+            verifier.close()
 
 
 def _batch_count() -> float:
@@ -352,6 +395,9 @@ def main() -> None:
     e2e.add_argument("--accounts", type=int, default=200)
     e2e.add_argument("--commits", type=int, default=50, help="per account")
     e2e.add_argument("--profile", help="write a cProfile of the drain to this file")
+    e2e.add_argument(
+        "--verify-workers", type=int, default=0, help="RELAY_VALIDATOR_VERIFY_WORKERS (0 = verify inline)"
+    )
     args = parser.parse_args()
     if args.mode == "judge":
         bench_judge(args)

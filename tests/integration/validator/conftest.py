@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from relay_validator.resolver_client import ResolverClient
 from relay_validator.service import ValidatorPipeline
 from relay_validator.validation import CachePolicy, Validation
 from relay_validator.verified_publisher import VerifiedPublisher
+from relay_validator.verify_pool import VerifyPool
 
 from tests.fixtures.resolver import running_resolver
 from tools.netsim.plc_directory import PlcDirectory, derive_account, running_plc_directory
@@ -97,6 +98,8 @@ class Harness:
     repos: RepoStore
     plc: PlcDirectory
     indexer: IndexerServer
+    verifier: VerifyPool | None
+    """Every test runs inline (None) and with verify workers: the outcomes must be the same."""
 
     def pipeline(self, *, batch_size: int = 16) -> ValidatorPipeline:
         """A fresh validator (empty caches), as after a restart."""
@@ -105,6 +108,7 @@ class Harness:
             identities=ResolverClient(self.resolver_channel, max_batch_dids=50, timeout_seconds=5.0),
             publisher=VerifiedPublisher(self.js, timeout_seconds=10.0),
             policy=CachePolicy(),
+            verifier=self.verifier,
         )
         return ValidatorPipeline(
             self.js,
@@ -140,8 +144,25 @@ async def _fresh_streams(js: JetStreamContext) -> None:
     await ensure_streams(js, [replace(s, max_bytes=256 * 1024**2) for s in (RAW_FRAMES, VERIFIED)])
 
 
+@pytest.fixture(params=[0, 2], ids=["inline", "verify-workers"])
+def verifier(request: pytest.FixtureRequest) -> Iterator[VerifyPool | None]:
+    """No pool (judge verifies inline), or two workers that split even these small batches."""
+    workers: int = request.param
+    if not workers:
+        yield None
+        return
+    pool = VerifyPool(workers, min_chunk=2)
+    pool.start()
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
 @pytest.fixture
-async def harness(jetstream: JetStreamContext, postgres_dsn: str, tmp_path: Path) -> AsyncIterator[Harness]:
+async def harness(
+    jetstream: JetStreamContext, postgres_dsn: str, tmp_path: Path, verifier: VerifyPool | None
+) -> AsyncIterator[Harness]:
     await _fresh_streams(jetstream)
     await apply_migrations(postgres_dsn)
     pool = await open_pool(postgres_dsn, max_size=4)
@@ -174,6 +195,7 @@ async def harness(jetstream: JetStreamContext, postgres_dsn: str, tmp_path: Path
                 repos,
                 directory,
                 indexer,
+                verifier,
             )
     finally:
         await indexer_channel.close()

@@ -95,6 +95,10 @@ class ValidatorConfig:
     identity_min_age_seconds: float = env_field(2.0, env="RELAY_VALIDATOR_IDENTITY_MIN_AGE_SECONDS")
     """On a key or PDS mismatch, identities resolved more recently than this are not fetched again."""
 
+    verify_workers: int = env_field(2, env="RELAY_VALIDATOR_VERIFY_WORKERS")
+    """Worker processes that decode and verify frames (signatures, MST inversion) beside the main
+    process; 0 = verify inline in the main process (one core)."""
+
     def __post_init__(self) -> None:
         if self.raw_partitions < 1:
             raise ConfigError("RELAY_RAW_PARTITIONS", str(self.raw_partitions), "an integer >= 1")
@@ -107,6 +111,8 @@ class ValidatorConfig:
         ):
             if value < 1:
                 raise ConfigError(key, str(value), "an integer >= 1")
+        if self.verify_workers < 0:
+            raise ConfigError("RELAY_VALIDATOR_VERIFY_WORKERS", str(self.verify_workers), "an integer >= 0")
         if self.batch_size > 1000:
             raise ConfigError(
                 "RELAY_VALIDATOR_BATCH_SIZE", str(self.batch_size), "at most 1000 (max_ack_pending)"

@@ -44,6 +44,8 @@ from relay_core.errors import BrokenChain, InvalidSignature, InvalidSyntax, Rela
 from relay_core.firehose.events import AccountEvent, CommitEvent, IdentityEvent, SyncEvent, event_body
 from relay_core.firehose.frames import encode_frame
 from relay_core.firehose.verify import (
+    VerifiedCommit,
+    VerifiedSync,
     verify_account_event,
     verify_commit_event,
     verify_identity_event,
@@ -58,6 +60,7 @@ from relay_validator.account_state import BLOCKING_STATUSES, AccountState, Accou
 from relay_validator.decode import RelayedEvent
 from relay_validator.drop_reason import DropReason, reason_of
 from relay_validator.identity import AccountIdentity, FailureKind, IdentityFailure
+from relay_validator.precomputed import Precomputed, VerifiedHead
 from relay_validator.verdict import (
     Accept,
     AccountDetails,
@@ -109,6 +112,8 @@ class Context:
     now_us: int
     redelivered: bool = False
     """The raw frame was delivered before (a crash or nak): stale revs are replays, not attacks."""
+    precomputed: Precomputed | None = None
+    """The frame's verification done ahead in a worker; used only if its inputs are judge's."""
 
 
 def event_did(event: RelayedEvent) -> str:
@@ -224,14 +229,17 @@ def _judge_commit_chain(
         reason = DropReason.REDELIVERED_STALE if ctx.redelivered else DropReason.REV_NOT_INCREASING
         return Drop(reason, f"rev {evt.rev} is not above stored rev {state.rev}")
     has_head = state.data_cid is not None
+    strict = has_head or evt.prev_data is not None
+    pre = ctx.precomputed
     try:
-        verified = verify_commit_event(
-            evt,
-            signing_key=identity.signing_key,
-            now_us=ctx.now_us,
-            strict=has_head or evt.prev_data is not None,
-            earlier_keys=_earlier_keys(identity, evt.rev),
-        )
+        earlier = _earlier_keys(identity, evt.rev)
+        verified: VerifiedCommit | VerifiedHead
+        if pre is not None and pre.applies(identity.signing_key, strict, earlier, ctx.now_us):
+            verified = pre.outcome()
+        else:
+            verified = verify_commit_event(
+                evt, signing_key=identity.signing_key, now_us=ctx.now_us, strict=strict, earlier_keys=earlier
+            )
     except InvalidSignature as exc:
         return _signature_verdict(exc, ctx, identity)
     except BrokenChain as exc:
@@ -281,12 +289,15 @@ def _judge_sync(
     if (blocked := _blocked(state)) is not None:
         return blocked
     try:
-        verified = verify_sync_event(
-            evt,
-            signing_key=identity.signing_key,
-            now_us=ctx.now_us,
-            earlier_keys=_earlier_keys(identity, evt.rev),
-        )
+        earlier = _earlier_keys(identity, evt.rev)
+        pre = ctx.precomputed
+        verified: VerifiedSync | VerifiedHead
+        if pre is not None and pre.applies(identity.signing_key, True, earlier, ctx.now_us):
+            verified = pre.outcome()
+        else:
+            verified = verify_sync_event(
+                evt, signing_key=identity.signing_key, now_us=ctx.now_us, earlier_keys=earlier
+            )
     except InvalidSignature as exc:
         return _signature_verdict(exc, ctx, identity)
     except RelayError as exc:

@@ -15,6 +15,7 @@ from relay_validator.resolver_client import ResolverClient
 from relay_validator.service import ValidatorPipeline
 from relay_validator.validation import Validation
 from relay_validator.verified_publisher import VerifiedPublisher
+from relay_validator.verify_pool import VerifyPool
 
 __all__ = ["main", "run"]
 
@@ -22,6 +23,18 @@ __all__ = ["main", "run"]
 async def main() -> None:
     config = ValidatorConfig.from_env()
     configure_logging(config.runtime.log_level, service=SERVICE)
+    # Started before the runtime opens sockets and gRPC threads (the fork server inherits none).
+    verifier = VerifyPool(config.verify_workers) if config.verify_workers else None
+    if verifier is not None:
+        verifier.start()
+    try:
+        await _serve(config, verifier)
+    finally:
+        if verifier is not None:
+            verifier.close()
+
+
+async def _serve(config: ValidatorConfig, verifier: VerifyPool | None) -> None:
     async with ServiceRuntime(
         config.runtime, service_config=config, uses_nats=True, streams=(RAW_FRAMES, VERIFIED)
     ) as runtime:
@@ -37,7 +50,11 @@ async def main() -> None:
         )
         publisher = VerifiedPublisher(runtime.jetstream, timeout_seconds=config.publish_timeout_seconds)
         validation = Validation(
-            accounts=indexer, identities=resolver, publisher=publisher, policy=config.cache_policy
+            accounts=indexer,
+            identities=resolver,
+            publisher=publisher,
+            policy=config.cache_policy,
+            verifier=verifier,
         )
         pipeline = ValidatorPipeline(
             runtime.jetstream,

@@ -24,6 +24,7 @@ __all__ = [
     "EARLIER_KEY_VERIFICATIONS_TOTAL",
     "STALLED_PARTITIONS",
     "STALLED_FRAMES",
+    "VERIFY_WORKER_RESTARTS_TOTAL",
 ]
 
 EVENTS_VERIFIED_TOTAL: Final = Counter(
@@ -88,4 +89,9 @@ STALLED_PARTITIONS: Final = Gauge(
 STALLED_FRAMES: Final = Gauge(
     "relay_validator_stalled_frames",
     "Frames held (fetched, not yet judged) by stalled partitions: the bounded wait queue.",
+)
+
+VERIFY_WORKER_RESTARTS_TOTAL: Final = Counter(
+    "relay_validator_verify_worker_restarts_total",
+    "Verify worker processes replaced after dying while holding a batch (the batch is verified again).",
 )

@@ -32,7 +32,7 @@ from relay_runtime.streams import validator_consumer
 from relay_validator import metrics
 from relay_validator.errors import DependencyUnavailable
 from relay_validator.persister import Persister, Segment
-from relay_validator.raw_frames import parse_raw_frame
+from relay_validator.raw_frames import parse_raw_frame, trace_headers
 from relay_validator.validation import Item, Judged, Validation, decode_item
 
 __all__ = ["PartitionLoop"]
@@ -168,7 +168,8 @@ class PartitionLoop:
             redelivered, stored_ns = _delivery(msg)
             if not redelivered:
                 metrics.RAW_WAIT_SECONDS.observe(max(0, now_ns - stored_ns) / 1e9)
-            items.append(decode_item(parse_raw_frame(msg.data, redelivered=redelivered)))
+            raw = parse_raw_frame(msg.data, redelivered=redelivered, trace=trace_headers(msg.headers))
+            items.append(decode_item(raw))
         return items
 
 

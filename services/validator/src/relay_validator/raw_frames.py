@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from google.protobuf.message import DecodeError
 from relay_proto.events.v1 import events_pb2
 
-__all__ = ["RawInput", "parse_raw_frame"]
+__all__ = ["TRACE_HEADERS", "RawInput", "parse_raw_frame", "trace_headers"]
+
+TRACE_HEADERS: Final = ("traceparent", "tracestate")
+"""The W3C trace-context headers a frame's message may carry (relay_runtime.tracing injects them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,9 +24,20 @@ class RawInput:
     received_at_us: int
     frame: bytes
     redelivered: bool
+    trace: Mapping[str, str] | None = None
+    """The message's trace-context headers, relayed with the verified event."""
 
 
-def parse_raw_frame(payload: bytes, *, redelivered: bool) -> RawInput | None:
+def trace_headers(headers: Mapping[str, str] | None) -> dict[str, str] | None:
+    """The trace-context subset of a message's headers (None when it carried none)."""
+    if not headers or "traceparent" not in headers:
+        return None
+    return {key: headers[key] for key in TRACE_HEADERS if key in headers}
+
+
+def parse_raw_frame(
+    payload: bytes, *, redelivered: bool, trace: Mapping[str, str] | None = None
+) -> RawInput | None:
     """None when the payload is not a RawFrame (counted as `bad_raw_frame`)."""
     message = events_pb2.RawFrame()
     try:
@@ -36,4 +52,5 @@ def parse_raw_frame(payload: bytes, *, redelivered: bool) -> RawInput | None:
         received_at_us=message.received_at_us,
         frame=message.frame,
         redelivered=redelivered,
+        trace=trace,
     )

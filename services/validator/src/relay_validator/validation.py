@@ -2,8 +2,9 @@
 
 Per batch, in two phases. `judge_and_publish`: one `GetAccounts` for the DIDs not in the state
 cache, one `Invalidate` for DIDs with an `#identity` event, one `ResolveDids` for DIDs not in the
-identity cache, one `GetHost` per host with new accounts (cached), then `judge` per event in
-order and one pipelined publish of every accepted event; the state cache then holds the batch's
+identity cache, one `GetHost` per host with new accounts (cached), with a verify pool one
+round trip that verifies the commits and syncs in worker processes (`precomputed`), then `judge`
+per event in order and one pipelined publish of every accepted event; the state cache then holds the batch's
 new states, so the next batch can be judged while this one is made durable. `persist`: one
 `UpsertAccounts` for every changed account; only then does the caller ack the raw frames.
 A failed publish changes no cache; a failed `persist` (or `forget`) drops the batch's states
@@ -29,7 +30,8 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from relay_core.errors import InvalidSyntax
-from relay_core.firehose.events import IdentityEvent
+from relay_core.firehose.events import CommitEvent, IdentityEvent, SyncEvent
+from relay_core.keys import PublicKey
 from relay_core.syntax.did import Did, parse_relay_did
 
 from relay_validator import metrics
@@ -40,10 +42,13 @@ from relay_validator.identity import AccountIdentity, IdentityFailure
 from relay_validator.indexer_client import AccountStore, HostQuota
 from relay_validator.judge import Context, event_did, judge
 from relay_validator.lru import ExpiringLru
+from relay_validator.precomputed import Precomputed, from_outcome
 from relay_validator.raw_frames import RawInput
 from relay_validator.resolver_client import IdentitySource
 from relay_validator.verdict import Accept, AwaitIdentity, Drop, RefreshIdentity
 from relay_validator.verified_publisher import Outgoing, VerifiedPublisher
+from relay_validator.verify_pool import VerifyPool
+from relay_validator.verify_worker import COMMIT, SYNC, Job
 
 __all__ = ["CachePolicy", "Item", "Judged", "Validation", "decode_item"]
 
@@ -109,8 +114,10 @@ class Validation:
         publisher: VerifiedPublisher,
         policy: CachePolicy,
         clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
+        verifier: VerifyPool | None = None,
     ) -> None:
         self._accounts = accounts
+        self._verifier = verifier
         self._identities = identities
         self._publisher = publisher
         self._policy = policy
@@ -261,6 +268,7 @@ class Validation:
         await self._load_quotas(new_hosts)
 
         now_us = self._clock_us()
+        precomputed = await self._precompute(items, states, identities, now_us)
         working = dict(states)
         changed: dict[Did, AccountState] = {}
         created: Counter[str] = Counter()
@@ -269,7 +277,7 @@ class Validation:
         drops: list[tuple[Item, Drop]] = []
         done = 0
         waiting = False
-        for item in items:
+        for index, item in enumerate(items):
             decoded, raw = item.decoded, item.raw
             if isinstance(decoded, Drop) or raw is None:
                 drops.append(
@@ -291,6 +299,7 @@ class Validation:
                         host_has_room=self._has_room(raw.host, created),
                         now_us=now_us,
                         redelivered=raw.redelivered,
+                        precomputed=precomputed[index],
                     ),
                 )
                 if not isinstance(verdict, RefreshIdentity):
@@ -322,7 +331,8 @@ class Validation:
                 working[did] = verdict.state
                 changed[did] = verdict.state
             outgoing.extend(
-                Outgoing(raw.host, raw.upstream_seq, raw.received_at_us, p) for p in verdict.publications
+                Outgoing(raw.host, raw.upstream_seq, raw.received_at_us, p, raw.trace)
+                for p in verdict.publications
             )
             done += 1
 
@@ -337,6 +347,50 @@ class Validation:
             drops=drops,
             earlier_keys=earlier_keys,
         )
+
+    async def _precompute(
+        self,
+        items: Sequence[Item],
+        states: dict[Did, AccountState | None],
+        identities: dict[Did, AccountIdentity | IdentityFailure],
+        now_us: int,
+    ) -> list[Precomputed | None]:
+        """Verify the batch's commits and syncs in the worker pool, with the inputs `judge` will
+        most likely use (the identity loaded for the batch, `strict` from the stored state).
+        Frames `judge` drops before verifying (stale rev, wrong host) are not sent."""
+        out: list[Precomputed | None] = [None] * len(items)
+        if self._verifier is None:
+            return out
+        jobs: list[Job] = []
+        slots: list[tuple[int, PublicKey, bool]] = []
+        for index, item in enumerate(items):
+            decoded, raw = item.decoded, item.raw
+            if raw is None:
+                continue
+            if type(decoded) is CommitEvent:
+                kind, did = COMMIT, decoded.repo
+            elif type(decoded) is SyncEvent:
+                kind, did = SYNC, decoded.did
+            else:
+                continue
+            identity = identities.get(did)
+            if not isinstance(identity, AccountIdentity) or identity.pds_host != raw.host:
+                continue
+            state = states.get(did)
+            strict = True
+            if type(decoded) is CommitEvent:
+                if state is not None and state.rev is not None and decoded.rev <= state.rev:
+                    continue
+                strict = (state is not None and state.data_cid is not None) or decoded.prev_data is not None
+            key = identity.signing_key
+            jobs.append((kind, raw.frame, key.curve.value, key.compressed, strict))
+            slots.append((index, key, strict))
+        outcomes = await self._verifier.run(jobs, now_us)
+        if outcomes is None:
+            return out  # the workers could not: judge verifies inline
+        for (index, key, strict), outcome in zip(slots, outcomes, strict=True):
+            out[index] = from_outcome(items[index].decoded, key, strict, now_us, outcome)
+        return out
 
     async def _add_key_history(
         self, did: Did, identities: dict[Did, AccountIdentity | IdentityFailure]

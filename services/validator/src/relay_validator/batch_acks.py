@@ -1,0 +1,120 @@
+"""Acked JetStream publishes of a whole batch, with the acks counted rather than parsed.
+
+A JetStream publish is a core publish whose reply subject receives the stream's answer: a
+`PubAck` JSON object, an `{"error": ...}` object, or an empty status-503 message when no stream
+takes the subject. The validator only needs to know that every event of a batch was stored, so
+the whole batch shares one reply subject under one inbox subscription and a counter settles it:
+no future, random token, semaphore or JSON parse per event as in nats-py's `publish_async`
+(an answer is parsed only when it is not a plain ack).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js.errors import APIError, NoStreamResponseError
+
+__all__ = ["BatchAcks", "Message"]
+
+_ERROR_MARK: Final = b'"error"'
+
+Message = tuple[str, bytes, dict[str, str]]
+"""(subject, payload, headers)."""
+
+
+@dataclass(slots=True)
+class _Batch:
+    remaining: int
+    done: asyncio.Future[None]
+
+
+class BatchAcks:
+    """Publishes batches into JetStream and waits until every message is stored.
+
+    Args:
+        nc: the NATS connection (its JetStream context publishes the same way).
+    """
+
+    def __init__(self, nc: NatsClient) -> None:
+        self._nc = nc
+        self._prefix = ""
+        self._next = 0
+        self._batches: dict[str, _Batch] = {}
+        self._subscription: Subscription | None = None
+        self._subscribing: asyncio.Lock | None = None
+
+    async def publish(self, messages: Sequence[Message], timeout_seconds: float) -> None:
+        """Publish `messages` in order and wait for all their acks.
+
+        Raises:
+            TimeoutError: not every ack came within `timeout_seconds` (retry: msg ids dedupe).
+            APIError, NoStreamResponseError: the stream refused one (the first refusal).
+            nats errors: the client could not send.
+        """
+        if not messages:
+            return
+        if self._subscription is None:
+            await self._subscribe()
+        self._next += 1
+        token = str(self._next)
+        batch = _Batch(len(messages), asyncio.get_running_loop().create_future())
+        self._batches[token] = batch
+        reply = self._prefix + token
+        publish = self._nc.publish
+        try:
+            for subject, payload, headers in messages:
+                await publish(subject, payload, reply=reply, headers=headers)
+            await asyncio.wait_for(batch.done, timeout_seconds)
+        finally:
+            del self._batches[token]
+
+    async def close(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.unsubscribe()
+            self._subscription = None
+
+    async def _subscribe(self) -> None:
+        if self._subscribing is None:
+            self._subscribing = asyncio.Lock()
+        async with self._subscribing:
+            if self._subscription is not None:
+                return
+            prefix = self._nc.new_inbox() + "."
+            self._subscription = await self._nc.subscribe(prefix + "*", cb=self._answer)
+            self._prefix = prefix
+
+    async def _answer(self, msg: Msg) -> None:
+        batch = self._batches.get(msg.subject[len(self._prefix) :])
+        if batch is None or batch.done.done():
+            return  # a batch that timed out, or already failed
+        data = msg.data
+        if not data or _ERROR_MARK in data:
+            error = _refusal(msg)
+            if error is not None:
+                batch.done.set_exception(error)
+                return
+        batch.remaining -= 1
+        if batch.remaining == 0:
+            batch.done.set_result(None)
+
+
+def _refusal(msg: Msg) -> Exception | None:
+    """The error a non-ack answer stands for (None when it is an ack after all)."""
+    if not msg.data:
+        # Empty answers are status messages: 503 is "no stream takes this subject".
+        return NoStreamResponseError() if (msg.headers or {}).get("Status") == "503" else APIError()
+    try:
+        answer = json.loads(msg.data)
+    except ValueError as exc:
+        return exc
+    if isinstance(answer, dict) and "error" in answer:
+        refusal: Exception = APIError.from_error(answer["error"])
+        return refusal
+    return None

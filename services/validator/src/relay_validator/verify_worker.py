@@ -1,0 +1,100 @@
+"""What a verify worker process runs: frame decode + `verify_commit_event`/`verify_sync_event`.
+
+Stateless on purpose: a job is the frame bytes, the key to check the signature with, the
+`strict` flag and the clock, so the answer depends on nothing else and the main process can
+tell whether it applies to the inputs `judge` ends up with (`relay_validator.precomputed`).
+Results are small tuples (a CID or two, or an error's class, message and reason), never event
+objects: pickling a decoded `CommitEvent` costs more than decoding the frame again.
+
+This module imports only relay_core, so a worker starts fast and holds no sockets.
+"""
+
+from __future__ import annotations
+
+import pickle
+import signal
+from multiprocessing.connection import Connection
+from typing import Final
+
+from relay_core.errors import RelayError
+from relay_core.firehose.events import CommitEvent, SyncEvent, decode_event
+from relay_core.firehose.verify import verify_commit_event, verify_sync_event
+from relay_core.keys import Curve, PublicKey
+
+__all__ = [
+    "COMMIT",
+    "ERROR",
+    "OK",
+    "SKIPPED",
+    "SYNC",
+    "Job",
+    "Outcome",
+    "serve",
+    "verify_jobs",
+]
+
+COMMIT: Final = 0
+SYNC: Final = 1
+OK: Final = 0
+ERROR: Final = 1
+SKIPPED: Final = 2
+_KEY_CACHE_ENTRIES: Final = 50_000
+
+Job = tuple[int, bytes, str, bytes, bool]
+"""(COMMIT|SYNC, frame, key curve, compressed key point, strict)."""
+Outcome = tuple[int, bytes, bytes] | tuple[int, str, str, str] | tuple[int]
+"""(OK, commit CID, data CID) | (ERROR, RelayError class name, message, reason) | (SKIPPED,):
+the frame did not decode to the kind the main process saw, or something other than a
+`RelayError` was raised (the main process then verifies inline and meets it there)."""
+
+_keys: dict[tuple[str, bytes], PublicKey] = {}
+
+
+def _key(curve: str, compressed: bytes) -> PublicKey:
+    key = _keys.get((curve, compressed))
+    if key is None:
+        if len(_keys) >= _KEY_CACHE_ENTRIES:
+            _keys.clear()  # keys repeat per account; a rare full reset beats an LRU's bookkeeping
+        key = _keys[(curve, compressed)] = PublicKey(Curve(curve), compressed)
+    return key
+
+
+def _one(job: Job, now_us: int) -> Outcome:
+    kind, frame, curve, compressed, strict = job
+    try:
+        event = decode_event(frame)
+        key = _key(curve, compressed)
+        if kind == COMMIT and type(event) is CommitEvent:
+            commit = verify_commit_event(event, signing_key=key, now_us=now_us, strict=strict)
+            return (OK, commit.commit_cid.raw, commit.data.raw)
+        if kind == SYNC and type(event) is SyncEvent:
+            sync = verify_sync_event(event, signing_key=key, now_us=now_us)
+            return (OK, sync.commit_cid.raw, sync.data.raw)
+    except RelayError as exc:
+        return (ERROR, type(exc).__name__, str(exc), exc.reason)
+    except Exception:
+        pass
+    return (SKIPPED,)
+
+
+def verify_jobs(jobs: list[Job], now_us: int) -> list[Outcome]:
+    """Outcomes in job order."""
+    return [_one(job, now_us) for job in jobs]
+
+
+def serve(conn: Connection) -> None:
+    """Worker main loop: one pickled `(jobs, now_us)` in, one pickled outcome list out, until
+    the main process closes its end."""
+    # Ctrl-C reaches the whole process group; the main process decides when workers end.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            request = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        jobs, now_us = pickle.loads(request)
+        answer = pickle.dumps(verify_jobs(jobs, now_us), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            conn.send_bytes(answer)
+        except OSError:
+            return  # the main process is gone (its end of the pipe closed)
