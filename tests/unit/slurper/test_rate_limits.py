@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 from relay_slurper.rate_limits import RateLimiter, RateLimits, limits_for_host
 
@@ -52,3 +54,39 @@ def test_the_longest_blocking_window_decides_the_wait() -> None:
     assert limiter.acquire(3600.6) == pytest.approx(3600 - 0.6)
     limiter.update(RateLimits(per_second=1, per_hour=10, per_day=10))
     assert limiter.acquire(3600.7) == pytest.approx(0.3)
+
+
+def _reference_acquire(limits: RateLimits, starts: list[float], counts: list[int], now: float) -> float:
+    """The windows as specified, recomputed on every call (what the fast path must agree with)."""
+    wait = 0.0
+    for i, (size, cap) in enumerate(
+        ((1.0, limits.per_second), (3600.0, limits.per_hour), (86400.0, limits.per_day))
+    ):
+        start = now - now % size
+        if start != starts[i]:
+            starts[i], counts[i] = start, 0
+        if counts[i] >= cap:
+            wait = max(wait, start + size - now)
+    if wait > 0.0:
+        return wait
+    for i in range(3):
+        counts[i] += 1
+    return 0.0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_every_answer_matches_the_windows_recomputed_each_call(seed: int) -> None:
+    rng = random.Random(seed)
+    limits = RateLimits(
+        per_second=rng.randint(1, 6), per_hour=rng.randint(5, 40), per_day=rng.randint(20, 80)
+    )
+    limiter = RateLimiter(limits)
+    starts, counts = [0.0, 0.0, 0.0], [0, 0, 0]
+    now = rng.uniform(0, 86400 * 3)
+    for _ in range(2000):
+        # Mostly bursts inside one second, sometimes across second, hour and day bounds.
+        now += rng.choice((0.0, 0.001, 0.01, 0.3, 0.999, 1.0, 59.0, 3599.5, 40000.0))
+        if rng.random() < 0.01:
+            limits = RateLimits(per_second=rng.randint(1, 6), per_hour=rng.randint(5, 40), per_day=80)
+            limiter.update(limits)
+        assert limiter.acquire(now) == _reference_acquire(limits, starts, counts, now)

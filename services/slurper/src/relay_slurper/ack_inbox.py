@@ -112,6 +112,12 @@ def _read_answer(msg: Msg) -> Answer:
         if "error" in answer:
             error: Exception = APIError.from_error(answer["error"])
             return error
-        return api.PubAck.from_response(answer)
+        # The fields the relay reads, without nats-py's per-call dataclass field scan (~2 µs).
+        return api.PubAck(
+            stream=answer["stream"],
+            seq=answer["seq"],
+            domain=answer.get("domain"),
+            duplicate=answer.get("duplicate"),
+        )
     except Exception as exc:  # a reply that is not a JetStream answer fails the publish
         return exc

@@ -68,12 +68,14 @@ class RateLimiter:
     long without reading the socket, then asks again.
     """
 
-    __slots__ = ("_counts", "_limits", "_starts")
+    __slots__ = ("_counts", "_limits", "_second_end", "_starts")
 
     def __init__(self, limits: RateLimits) -> None:
         self._limits = limits
         self._starts = [0.0, 0.0, 0.0]
         self._counts = [0, 0, 0]
+        self._second_end = 0.0
+        """End of the second window the last call saw (0: none yet)."""
 
     @property
     def limits(self) -> RateLimits:
@@ -85,6 +87,22 @@ class RateLimiter:
 
     def acquire(self, now: float) -> float:
         """Count one event at ``now`` (seconds, monotonic); return 0.0, or the wait in seconds."""
+        counts, limits = self._counts, self._limits
+        # Every event passes here: within the second window of the last call, the hour and day
+        # windows are the same too (their bounds are whole seconds), so no window rolls over.
+        if (
+            self._starts[0] <= now < self._second_end
+            and counts[0] < limits.per_second
+            and counts[1] < limits.per_hour
+            and counts[2] < limits.per_day
+        ):
+            counts[0] += 1
+            counts[1] += 1
+            counts[2] += 1
+            return 0.0
+        return self._acquire_slow(now)
+
+    def _acquire_slow(self, now: float) -> float:
         sizes = (_SECOND, _HOUR, _DAY)
         caps = (self._limits.per_second, self._limits.per_hour, self._limits.per_day)
         wait = 0.0
@@ -95,6 +113,7 @@ class RateLimiter:
                 self._counts[i] = 0
             if self._counts[i] >= caps[i]:
                 wait = max(wait, start + sizes[i] - now)
+        self._second_end = self._starts[0] + _SECOND
         if wait > 0.0:
             return wait
         for i in range(3):
