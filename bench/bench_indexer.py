@@ -187,6 +187,10 @@ async def run_service(args: argparse.Namespace, root: Path) -> list[tuple[str, s
         rows.append(("UpsertAccounts only, µs CPU per event", _spread([r.per(r.events) for r in upserts])))
     if both := results.get("both"):
         rows.append(("both (as in the relay), µs CPU per event", _spread([r.per(r.events) for r in both])))
+    for phase, found in results.items():
+        if phase != "idle":
+            cpu = _spread([r.per(r.events, postgres=True) for r in found])
+            rows.append((f"Postgres during {phase}, µs CPU per event", cpu))
     return rows
 
 

@@ -8,7 +8,8 @@ reactivation; commit frames of realistic size), and persists account states the 
 validator's persister does: one task per RAW partition (hosts hashed as the slurper does), each
 sleeping 50 ms, then writing every DID whose state changed meanwhile in one `UpsertAccounts`,
 one at a time. CPU is the child's user+system time (psutil) from the first event until the
-consumer has acked everything and the last write returned.
+consumer has acked everything and the last write returned; Postgres's (postmaster and children)
+over the same window is reported beside it.
 
 Phases, each repeated: `verified` (events only), `upserts` (the persister's writes only, for the
 same events), `both` (what the pipeline does), and `idle` (no load, the fixed cost per second).
@@ -67,9 +68,11 @@ class PhaseResult:
     rows: int
     seconds: float
     cpu_seconds: float
+    postgres_cpu_seconds: float
 
-    def per(self, count: int) -> float:
-        return self.cpu_seconds / count * 1e6 if count else float("nan")
+    def per(self, count: int, *, postgres: bool = False) -> float:
+        cpu = self.postgres_cpu_seconds if postgres else self.cpu_seconds
+        return cpu / count * 1e6 if count else float("nan")
 
 
 @dataclass
@@ -266,6 +269,19 @@ class IndexerUnderLoad:
         times = psutil.Process(self.pid).cpu_times()
         return float(times.user + times.system)
 
+    def _postgres_cpu(self) -> float:
+        """The postmaster and its children (backends, writers): it shares the box, so work moved
+        into SQL must show somewhere."""
+        postmaster = psutil.Process(int((self._pg.pgdata / "postmaster.pid").read_text().split()[0]))
+        total = 0.0
+        for process in [postmaster, *postmaster.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
     async def _wait_drained(self, js: JetStreamContext, timeout_seconds: float = 120.0) -> None:
         deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:
@@ -283,7 +299,7 @@ class IndexerUnderLoad:
         persisters = [_Persister(self.stub()) for _ in range(_PARTITIONS)]
         stop = asyncio.Event()
         tasks = [asyncio.create_task(p.run(stop)) for p in persisters] if persist else []
-        cpu0, t0 = self._cpu(), time.monotonic()
+        cpu0, pg0, t0 = self._cpu(), self._postgres_cpu(), time.monotonic()
         sent = 0
         while (elapsed := time.monotonic() - t0) < seconds:
             due = int(rate * elapsed) - sent if name != "idle" else 0
@@ -307,6 +323,7 @@ class IndexerUnderLoad:
             rows=sum(p.rows for p in persisters),
             seconds=time.monotonic() - t0,
             cpu_seconds=self._cpu() - cpu0,
+            postgres_cpu_seconds=self._postgres_cpu() - pg0,
         )
 
     async def warm_up(self) -> None:
