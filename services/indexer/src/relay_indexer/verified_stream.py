@@ -9,7 +9,9 @@ batch and terminated (it would fail the same way on every redelivery).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections import Counter
 from typing import Final
 
 from google.protobuf.message import DecodeError
@@ -53,6 +55,12 @@ def account_status_from_proto(value: types_pb2.AccountStatus.ValueType) -> Accou
     return None if name == _PREFIX + "UNSPECIFIED" else AccountStatus(name.removeprefix(_PREFIX).lower())
 
 
+@functools.lru_cache(maxsize=4096)
+def _record_op(action: str, collection: str) -> RecordOp:
+    """Ops repeat a handful of (action, collection) pairs: parsed once, not per op (frozen)."""
+    return RecordOp(OpAction(action), parse_nsid(collection))
+
+
 def from_proto_verified_event(msg: events_pb2.VerifiedEvent) -> IndexedEvent:
     """Convert one VerifiedEvent.
 
@@ -63,9 +71,7 @@ def from_proto_verified_event(msg: events_pb2.VerifiedEvent) -> IndexedEvent:
     did = parse_did(msg.did)
     kind = msg.WhichOneof("info")
     if kind == "commit":
-        ops = tuple(
-            RecordOp(OpAction(op.action), parse_nsid(op.path.split("/", 1)[0])) for op in msg.commit.ops
-        )
+        ops = tuple(_record_op(op.action, op.path.partition("/")[0]) for op in msg.commit.ops)
         return CommitEvent(did=did, host=msg.host, rev=msg.rev, since=msg.commit.since, ops=ops)
     if kind == "sync":
         return SyncEvent(did=did, host=msg.host, rev=msg.rev)
@@ -137,8 +143,8 @@ async def consume_verified(
                     for message in messages:
                         await message.nak(delay=min(_MAX_NAK_DELAY_SECONDS, 0.1 * 2 ** (delivered - 1)))
                     continue
-            for event in events:
-                metrics.EVENTS_INDEXED_TOTAL.labels(type(event).__name__.removesuffix("Event").lower()).inc()
+            for kind, count in Counter(type(event) for event in events).items():
+                metrics.EVENTS_INDEXED_TOTAL.labels(kind.__name__.removesuffix("Event").lower()).inc(count)
             metrics.OPS_APPLIED_TOTAL.inc(result.ops_applied)
             metrics.COMMITS_SKIPPED_TOTAL.inc(result.commits_skipped)
             for message in messages:
