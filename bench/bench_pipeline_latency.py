@@ -50,8 +50,7 @@ from relay_runtime.streams import VERIFIED
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tools.netsim.cli import HttpUpdater  # noqa: E402
-from tools.netsim.group import HostGroup  # noqa: E402
+from tools.netsim.group import DirectoryUpdater, HostGroup  # noqa: E402
 from tools.netsim.plc_directory import PlcDirectory, running_plc_directory  # noqa: E402
 from tools.netsim.workload import Workload  # noqa: E402
 
@@ -88,10 +87,12 @@ async def _netsim(
         directory = PlcDirectory("bench", endpoints)
         dids = directory.add_accounts(hosts * accounts)
         group.add_accounts(dids)
-        async with running_plc_directory(directory) as plc_url, httpx.AsyncClient(timeout=10) as client:
+        async with running_plc_directory(directory) as plc_url:
+            # The directory runs in this process: identity changes go to it directly, not through
+            # an HTTP request to ourselves (both ends of which netsim paid during the window).
             workload = Workload(
                 group,
-                HttpUpdater(client, plc_url),
+                DirectoryUpdater(directory),
                 rate=rate,
                 broken_ratio=0.0,
                 seed="b",
