@@ -69,7 +69,8 @@ class SlurperConfig:
     """Publishes awaiting a JetStream ack, across all hosts; at the cap reading pauses."""
 
     publish_ack_timeout_seconds: float = env_field(10.0, env="RELAY_SLURPER_PUBLISH_ACK_TIMEOUT_SECONDS")
-    """A publish not acked within this long counts as failed (the host reconnects and replays)."""
+    """A publish not acked within this long counts as failed (the host reconnects and replays);
+    checked every tenth of it, at most every second, so it fires up to one such sweep late."""
 
     cursor_flush_seconds: float = env_field(2.0, env="RELAY_SLURPER_CURSOR_FLUSH_SECONDS")
     """How often acked cursors are checkpointed to the indexer (one batched SetHostCursors call)."""
