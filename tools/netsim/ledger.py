@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii
 from typing import Any, TextIO
 
 from tools.netsim.broken import EXPECTED_REASON, BrokenKind
@@ -19,6 +20,9 @@ from tools.netsim.broken import EXPECTED_REASON, BrokenKind
 __all__ = ["EXPECT_OK", "LedgerEntry", "Tally", "read_ledger", "write_entries"]
 
 EXPECT_OK = "ok"
+
+_string: Callable[[str], str] = encode_basestring_ascii
+"""A str as a JSON string exactly as `json.dumps` writes it (its own C encoder)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +60,14 @@ class LedgerEntry:
         }
 
     def to_json_line(self) -> str:
-        return json.dumps(self.to_json(), separators=(",", ":"))
+        """`to_json()` as compact JSON, written out directly: one line per frame sent, and
+        `json.dumps` of the dict cost 4.5 µs of the ~85 µs a prepared frame costs to send."""
+        rev, reason = self.rev, self.reason
+        return (
+            f'{{"host":{_string(self.host)},"seq":{int(self.seq)},"did":{_string(self.did)},'
+            f'"type":{_string(self.type)},"rev":{"null" if rev is None else _string(rev)},'
+            f'"expect":{_string(self.expect)},"reason":{"null" if reason is None else _string(reason)}}}'
+        )
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> LedgerEntry:

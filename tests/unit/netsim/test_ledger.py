@@ -47,3 +47,18 @@ def test_tally_counts_and_merges() -> None:
     assert a.by_host == {"h1": 2, "h2": 1}
     assert a.broken_by_kind == {"bad_cid": 1}
     assert a.to_json()["by_type"] == {"#account": 1, "#commit": 2}
+
+
+def test_json_line_is_exactly_what_json_dumps_writes() -> None:
+    odd = ["plain", 'quote " and \\ backslash', "tab\tnewline\n", "ünïcödé ☃", "\x00\x1f", "</script>", ""]
+    entries = [
+        LedgerEntry(host, seq, did, kind, rev, broken)
+        for host, seq, did, kind, rev, broken in [
+            ("localhost:1", 1, "did:plc:a", "#commit", "3abc", None),
+            ("localhost:2", 2**40, "did:plc:b", "#identity", None, BrokenKind.BAD_HANDLE),
+            *((o, i, o, o, o, None) for i, o in enumerate(odd)),
+            *((o, 0, o, "#account", None, BrokenKind.TRUNCATED_CBOR) for o in odd),
+        ]
+    ]
+    for entry in entries:
+        assert entry.to_json_line() == json.dumps(entry.to_json(), separators=(",", ":"))
