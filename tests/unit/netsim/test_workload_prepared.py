@@ -4,6 +4,7 @@ same ledger, frames that verify with the key the PLC directory serves when each 
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import datetime
 
@@ -33,7 +34,7 @@ class _Sim:
         self.frames: list[bytes] = []
         for host in self.group.hosts.values():
             host.port = host.index + 1  # no listener: a distinct name per host for the judge
-            host.sinks.append(lambda frame, name=host.hostname: self._sent(name, frame))
+            host.sinks.append(functools.partial(self._sent, host.hostname))
         # Key rotations and handle changes often enough to be in every run.
         self.workload = Workload(self.group, DirectoryUpdater(self.directory), rate=1e6, seed="w")
 
