@@ -2,6 +2,7 @@
 
     uv run --frozen python -m bench.bench_validator judge [--accounts 50] [--commits 40]
     uv run --frozen python -m bench.bench_validator pipeline [--hosts 8] [--accounts 200] [--commits 50]
+        [--verify-workers 2]
 
 `judge`: decode_event + judge per 1-op `#commit` with state and identity pre-warmed, no I/O (what
 one partition does per frame besides I/O).
@@ -16,8 +17,10 @@ so a drain longer than that re-reads state in batches). Then the pipeline stops,
 commits per account are published to RAW_FRAMES (accounts interleaved per host), and a new
 pipeline over the same `Validation` (warm caches) drains them: commits/s is wall time from start
 to the last event in VERIFIED; CPU is this process's user+system time over the drain (the PLC
-server in this process is idle by then), so it is the validator's CPU alone. Also reported: the
-batches judged (mean size), and the indexer's GetAccounts/UpsertAccounts calls (from its /metrics).
+server in this process is idle by then), so it is the validator's main process alone. With
+`--verify-workers N` the replica verifies in N worker processes (RELAY_VALIDATOR_VERIFY_WORKERS);
+their CPU, nats-server's and the indexer's are read with psutil over the same drain. Also reported:
+the batches judged (mean size), and the indexer's GetAccounts/UpsertAccounts calls (its /metrics).
 
 All events come from the network simulator: real MSTs, k256 signatures, sync v1.1 proofs.
 """

@@ -54,16 +54,23 @@ class Upstream:
     clock: RevClock = field(default_factory=RevClock)
     seq: int = 0
 
-    async def send(self, event: PreparedEvent, *, mangle: Callable[[bytes], bytes] | None = None) -> int:
+    async def send(
+        self,
+        event: PreparedEvent,
+        *,
+        mangle: Callable[[bytes], bytes] | None = None,
+        traceparent: str | None = None,
+    ) -> int:
         self.seq += 1
         frame = encode_frame(event.type, {**event.body, "seq": self.seq})
         if mangle is not None:
             frame = mangle(frame)
         raw = events_pb2.RawFrame(host=HOST, upstream_seq=self.seq, received_at_us=1, frame=frame)
+        headers = {"Nats-Msg-Id": raw_frame_msg_id(HOST, self.seq)}
+        if traceparent is not None:
+            headers["traceparent"] = traceparent
         await self.js.publish(
-            raw_subject(partition_for_host(HOST, PARTITIONS)),
-            raw.SerializeToString(),
-            headers={"Nats-Msg-Id": raw_frame_msg_id(HOST, self.seq)},
+            raw_subject(partition_for_host(HOST, PARTITIONS)), raw.SerializeToString(), headers=headers
         )
         return self.seq
 

@@ -7,7 +7,9 @@ netsim PLC directory, signed MST-backed events from the network simulator.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
 from collections import Counter
 
 import pytest
@@ -145,3 +147,48 @@ async def wait_for_count(harness: Harness, count: int, limit_seconds: float = 30
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"VERIFIED has {await _count(harness)} of {count}")
         await asyncio.sleep(0.05)
+
+
+async def test_verified_events_carry_their_raw_frames_trace_context(harness: Harness) -> None:
+    up = harness.upstream
+    repo = up.repos[0]
+    parents = []
+    for index, event in enumerate(repo.genesis(up.clock)):
+        parents.append(f"00-{index + 1:032x}-{index + 7:016x}-01")
+        await up.send(event, traceparent=parents[-1])
+    await up.send(repo.mutate(random.Random(1), up.clock))  # a frame without trace context
+    pipeline = harness.pipeline()
+    stop, task = await _run(pipeline)
+    await wait_for_count(harness, len(parents) + 1)
+    stop.set()
+    await task
+    info = await harness.js.stream_info(VERIFIED.name)
+    headers = [
+        (await harness.js.get_msg(VERIFIED.name, seq)).headers or {}
+        for seq in range(info.state.first_seq, info.state.last_seq + 1)
+    ]
+    assert [h.get("traceparent") for h in headers] == [*parents, None]
+
+
+async def test_a_verify_worker_killed_mid_stream_changes_nothing(harness: Harness) -> None:
+    if harness.verifier is None:
+        pytest.skip("needs verify workers")
+    verifier = harness.verifier
+    expected: list[tuple[str, str, str, int]] = []
+    drops: Counter[str] = Counter()
+    pipeline = harness.pipeline(batch_size=8)
+    stop, task = await _run(pipeline)
+    await _send_workload(harness, range(3), expected, drops)
+    await wait_for(lambda: pipeline.stats().events_verified >= 10)
+    killed = verifier.pids()
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    await _send_workload(harness, range(3, 6), expected, drops)
+    await wait_for_count(harness, len(expected))
+    await asyncio.sleep(0.3)
+    stop.set()
+    await task
+    assert await _verified(harness) == expected
+    assert Counter(pipeline.stats().drops) == drops
+    assert not set(killed) & set(verifier.pids()) and len(verifier.pids()) == 2
+    assert verifier.jobs_done > 0
