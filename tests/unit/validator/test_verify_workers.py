@@ -201,12 +201,12 @@ async def test_a_worker_killed_before_or_during_a_batch_is_replaced_and_the_batc
     assert victim not in pool.pids() and len(pool.pids()) == 2
 
     # Killed while it works on its chunk of a batch.
-    big = jobs * 8
+    big = jobs * 30
     running = asyncio.create_task(pool.run(big, now_us))
     await asyncio.sleep(0.05)
     victim = pool.pids()[0]
     os.kill(victim, signal.SIGKILL)
-    assert await running == expected * 8
+    assert await running == expected * 30
     assert victim not in pool.pids() and len(pool.pids()) == 2
     assert metrics.VERIFY_WORKER_RESTARTS_TOTAL._value.get() == restarts + 2
 
@@ -216,7 +216,7 @@ async def test_a_cancelled_batch_leaves_no_stale_answer_behind(pool: VerifyPool)
     now_us = time.time_ns() // 1000
     _, before = _judge_all(frames, identities, now_us)
     jobs, _ = _jobs(frames, identities, before)
-    running = asyncio.create_task(pool.run(jobs * 4, now_us))
+    running = asyncio.create_task(pool.run(jobs * 40, now_us))
     await asyncio.sleep(0.02)
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -224,3 +224,36 @@ async def test_a_cancelled_batch_leaves_no_stale_answer_behind(pool: VerifyPool)
     # The workers that held it were replaced: the next batch gets its own answers.
     assert await pool.run(jobs[:5], now_us) == verify_jobs(jobs[:5], now_us)
     assert len(pool.pids()) == 2
+
+
+async def test_a_signal_to_the_process_group_leaves_the_workers_to_the_main_process(pool: VerifyPool) -> None:
+    frames, identities = _stream(accounts=1, rounds=3)
+    now_us = time.time_ns() // 1000
+    _, before = _judge_all(frames, identities, now_us)
+    jobs, _ = _jobs(frames, identities, before)
+    pids = pool.pids()
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGINT)
+    await asyncio.sleep(0.1)
+    assert await pool.run(jobs, now_us) == verify_jobs(jobs, now_us)
+    assert pool.pids() == pids
+
+
+async def test_when_no_worker_can_be_started_again_batches_are_verified_inline(
+    pool: VerifyPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames, identities = _stream(accounts=1, rounds=3)
+    now_us = time.time_ns() // 1000
+    _, before = _judge_all(frames, identities, now_us)
+    jobs, _ = _jobs(frames, identities, before)
+
+    def cannot_start() -> None:
+        raise OSError("fork server gone")
+
+    monkeypatch.setattr(pool, "_spawn", cannot_start)  # fault injection: the next start fails
+    for pid in pool.pids():
+        os.kill(pid, signal.SIGKILL)
+    await asyncio.sleep(0.1)
+    assert await pool.run(jobs, now_us) is None
+    assert await pool.run(jobs, now_us) is None  # and stays so, without waiting on a worker

@@ -11,8 +11,10 @@ Workers come from a fork server (started once, without the service's sockets and
 respawn takes milliseconds. A worker that dies (killed, out of memory, a crash in native code)
 is replaced and the batch is verified again from the start; if the new workers fail on it too,
 `run` returns None and the caller verifies that batch inline, where a frame that kills the
-process would have done the same before workers existed. Either way no event is judged without
-verification and none is lost.
+process would have done the same before workers existed. If no worker can be started any more,
+every later batch is verified inline. Either way no event is judged without verification and
+none is lost. Workers ignore SIGINT/SIGTERM sent to the process group (a supervisor stopping the
+service): they end when the main process closes their pipe, or dies.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from multiprocessing.process import BaseProcess
 from typing import Final
 
 from relay_validator import metrics
-from relay_validator.verify_worker import Job, Outcome, serve
+from relay_validator.verify_worker import READY, Job, Outcome, serve
 
 __all__ = ["VerifyPool", "WorkerCrashed"]
 
@@ -36,10 +38,16 @@ logger = logging.getLogger(__name__)
 
 _ATTEMPTS: Final = 2
 _JOIN_SECONDS: Final = 2.0
+_READY_SECONDS: Final = 30.0
+"""A new worker's first answer; the first one also waits for the fork server to start."""
 
 
 class WorkerCrashed(Exception):
     """A verify worker died or broke its pipe while it held a batch."""
+
+
+class _PoolBroken(Exception):
+    """No worker could be started again (the fork server is gone): verify inline from now on."""
 
 
 @dataclass(slots=True)
@@ -71,8 +79,10 @@ class VerifyPool:
         self._min_chunk = min_chunk
         self._context = _context()
         self._workers: list[_Worker] = []
-        self._idle: asyncio.Queue[_Worker] | None = None
+        self._idle: asyncio.Queue[_Worker | None] | None = None
+        """Idle workers; a None means the pool is broken (passed on to wake every waiter)."""
         self._closed = False
+        self._broken = False
         self.jobs_done = 0
         """Jobs answered by workers (a batch verified again after a crash counts once)."""
 
@@ -85,7 +95,12 @@ class VerifyPool:
         return [w.process.pid for w in self._workers if w.process.pid is not None]
 
     def start(self) -> None:
-        """Start every worker (the first call also starts the fork server, ~0.2–1 s)."""
+        """Start every worker and wait until each takes jobs (the first call also starts the
+        fork server, ~0.2–1 s).
+
+        Raises:
+            WorkerCrashed: a worker did not come up.
+        """
         self._idle = asyncio.Queue()
         for _ in range(self._size):
             self._idle.put_nowait(self._spawn())
@@ -105,11 +120,13 @@ class VerifyPool:
     async def run(self, jobs: list[Job], now_us: int) -> list[Outcome] | None:
         """Outcomes in job order, or None when workers died on this batch `_ATTEMPTS` times
         (the caller verifies it inline)."""
-        if not jobs:
-            return []
+        if not jobs or self._broken:
+            return [] if not jobs else None
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 outcomes = await self._run_once(jobs, now_us)
+            except _PoolBroken:
+                return None
             except WorkerCrashed as exc:
                 metrics.VERIFY_WORKER_RESTARTS_TOTAL.inc()
                 logger.error(
@@ -128,9 +145,17 @@ class VerifyPool:
         idle = self._idle
         if idle is None or self._closed:
             raise RuntimeError("verify pool is not running")
-        workers = [await idle.get()]
+        first = await idle.get()
+        if first is None:
+            idle.put_nowait(None)
+            raise _PoolBroken
+        workers = [first]
         while not idle.empty() and len(jobs) >= self._min_chunk * (len(workers) + 1):
-            workers.append(idle.get_nowait())
+            more = idle.get_nowait()
+            if more is None:
+                idle.put_nowait(None)
+                break
+            workers.append(more)
         step = -(-len(jobs) // len(workers))
         chunks = [jobs[i : i + step] for i in range(0, len(jobs), step)]
         calls = [self._call(worker, chunk, now_us) for worker, chunk in zip(workers, chunks, strict=True)]
@@ -190,6 +215,16 @@ class VerifyPool:
         )
         process.start()
         child.close()  # so the worker's death shows here as EOF
+        try:
+            ready = parent.poll(_READY_SECONDS) and parent.recv_bytes() == READY
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            parent.close()
+            process.kill()
+            raise WorkerCrashed(
+                f"verify worker pid {process.pid} did not start (exit code {process.exitcode})"
+            )
         worker = _Worker(process, parent)
         self._workers.append(worker)
         return worker
@@ -201,5 +236,13 @@ class VerifyPool:
         worker.conn.close()
         worker.process.kill()
         worker.process.join(_JOIN_SECONDS)
-        if not self._closed and self._idle is not None:
+        if self._closed or self._idle is None or self._broken:
+            return
+        try:
             self._idle.put_nowait(self._spawn())
+        except Exception:
+            # Typically the fork server died with the process group (a signal to the group at
+            # shutdown): nothing can be verified in workers any more, but inline still can.
+            logger.exception("could not start a verify worker; verifying inline from now on")
+            self._broken = True
+            self._idle.put_nowait(None)

@@ -25,6 +25,7 @@ __all__ = [
     "COMMIT",
     "ERROR",
     "OK",
+    "READY",
     "SKIPPED",
     "SYNC",
     "Job",
@@ -39,6 +40,8 @@ OK: Final = 0
 ERROR: Final = 1
 SKIPPED: Final = 2
 _KEY_CACHE_ENTRIES: Final = 50_000
+READY: Final = b"ready"
+"""A worker's first message: its signal handling is in place and it takes jobs."""
 
 Job = tuple[int, bytes, str, bytes, bool]
 """(COMMIT|SYNC, frame, key curve, compressed key point, strict)."""
@@ -85,8 +88,12 @@ def verify_jobs(jobs: list[Job], now_us: int) -> list[Outcome]:
 def serve(conn: Connection) -> None:
     """Worker main loop: one pickled `(jobs, now_us)` in, one pickled outcome list out, until
     the main process closes its end."""
-    # Ctrl-C reaches the whole process group; the main process decides when workers end.
+    # A signal to the whole process group (Ctrl-C, a supervisor's SIGTERM) must not kill the
+    # workers under a main process that is still finishing its batches: they end when it closes
+    # their pipe (or dies, which closes it too).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    conn.send_bytes(READY)
     while True:
         try:
             request = conn.recv_bytes()
