@@ -136,3 +136,21 @@ async def test_a_frame_over_max_payload_is_refused_before_it_takes_a_slot(
     await outcomes.wait(1)
     assert isinstance(outcomes.answers[2], api.PubAck)
     await publisher.close()
+
+
+async def test_acks_that_come_back_while_a_publish_is_still_flushing_are_counted_once(
+    raw_stream: JetStreamContext,
+) -> None:
+    # Frames large enough that nats-py flushes inside `publish` (its pending buffer is 2 MiB):
+    # the publish then waits on the socket, and the ack of what it wrote can be handled first.
+    publisher = FramePublisher(raw_stream, partitions=4, max_in_flight=64, ack_timeout_seconds=10.0)
+    outcomes = _Outcomes()
+    frame = b"x" * 700_000
+    await asyncio.gather(
+        *(publisher.publish(_HOST, seq, frame, 7, outcomes.for_seq(seq)) for seq in range(1, 41))
+    )
+    await outcomes.wait(40, within_seconds=20)
+    assert all(isinstance(a, api.PubAck) for a in outcomes.answers.values())
+    assert publisher.in_flight == 0
+    assert await publisher.wait_idle(1.0)
+    await publisher.close()

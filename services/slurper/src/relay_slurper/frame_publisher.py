@@ -135,6 +135,10 @@ class FramePublisher:
                 metrics.PUBLISH_SECONDS.observe(loop.time() - started)
             on_settled(answer)
 
+        # Counted before the publish: nats-py may wait inside `publish` (flushing a full buffer)
+        # and the answer, handled by another task, can settle this frame before it returns.
+        self._in_flight += 1
+        self._idle.clear()
         token = ""
         try:
             reply, token = await self._acks.expect(settle)
@@ -142,9 +146,10 @@ class FramePublisher:
         except BaseException:
             self._acks.forget(token)
             self._slots.release()
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
             raise
-        self._in_flight += 1
-        self._idle.clear()
         self._deadlines.append((started + self._ack_timeout_seconds, token))
         if self._sweeper is None:
             self._sweeper = loop.call_later(self._sweep_seconds, self._sweep)

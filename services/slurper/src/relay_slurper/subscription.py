@@ -343,25 +343,31 @@ class Subscription:
     async def _publish(self, seq: int, frame: bytes, received_at_us: int) -> None:
         tracker = self._tracker
         tracker.sent(seq)
-        try:
-            await self._publisher.publish(self.hostname, seq, frame, received_at_us, self._settled_one(seq))
-        except MaxPayloadError:
-            # NATS can never carry this frame (its max_payload is below our max frame size):
-            # retrying would stall the host on it forever, so it is dropped and counted.
-            tracker.acked(seq)
-            metrics.FRAMES_DROPPED_TOTAL.labels("frame_too_big").inc()
-            logger.warning(
-                "dropped frame larger than NATS max_payload",
-                extra={"host": self.hostname, "seq": seq, "frame_bytes": len(frame)},
-            )
-            return
-        except Exception as exc:
-            tracker.publish_failed(seq)
-            metrics.PUBLISH_FAILURES_TOTAL.labels("client").inc()
-            self._last_error = f"publish: {exc!r}"[:200]
-            return
+        # Counted first: the publisher may hand over the outcome before `publish` returns.
         self._outstanding += 1
         self._settled.clear()
+        try:
+            await self._publisher.publish(self.hostname, seq, frame, received_at_us, self._settled_one(seq))
+        except BaseException as exc:
+            # The publish never left, so its outcome will never come.
+            self._outstanding -= 1
+            if self._outstanding == 0:
+                self._settled.set()
+            if isinstance(exc, MaxPayloadError):
+                # NATS can never carry this frame (its max_payload is below our max frame size):
+                # retrying would stall the host on it forever, so it is dropped and counted.
+                tracker.acked(seq)
+                metrics.FRAMES_DROPPED_TOTAL.labels("frame_too_big").inc()
+                logger.warning(
+                    "dropped frame larger than NATS max_payload",
+                    extra={"host": self.hostname, "seq": seq, "frame_bytes": len(frame)},
+                )
+            elif isinstance(exc, Exception):
+                tracker.publish_failed(seq)
+                metrics.PUBLISH_FAILURES_TOTAL.labels("client").inc()
+                self._last_error = f"publish: {exc!r}"[:200]
+            else:
+                raise
 
     def _settled_one(self, seq: int) -> OnAnswer:
         tracker = self._tracker
