@@ -268,7 +268,7 @@ async def bench_pipeline(args: argparse.Namespace) -> None:
         hosts[identity.pds_host or ""].repos.append(repo)
     print(f"partitions used: {sorted({partition_for_host(h, PARTITIONS) for h in hostnames})}")
 
-    # Started first, like the service does (the fork server inherits no sockets or threads).
+    # Started first, like the service does.
     verifier = VerifyPool(args.verify_workers) if args.verify_workers else None
     if verifier is not None:
         verifier.start()

@@ -249,7 +249,7 @@ async def test_when_no_worker_can_be_started_again_batches_are_verified_inline(
     jobs, _ = _jobs(frames, identities, before)
 
     def cannot_start() -> None:
-        raise OSError("fork server gone")
+        raise OSError("no more processes")
 
     monkeypatch.setattr(pool, "_spawn", cannot_start)  # fault injection: the next start fails
     for pid in pool.pids():

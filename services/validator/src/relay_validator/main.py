@@ -23,7 +23,7 @@ __all__ = ["main", "run"]
 async def main() -> None:
     config = ValidatorConfig.from_env()
     configure_logging(config.runtime.log_level, service=SERVICE)
-    # Started before the runtime opens sockets and gRPC threads (the fork server inherits none).
+    # Started before the runtime opens its ports: a worker that cannot start fails the service early.
     verifier = VerifyPool(config.verify_workers) if config.verify_workers else None
     if verifier is not None:
         verifier.start()

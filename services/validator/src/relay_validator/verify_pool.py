@@ -7,30 +7,32 @@ check stays with it, in partition order. A batch goes to the idle workers at the
 contiguous chunks (at least `min_chunk` jobs each), so one busy partition still uses every
 worker; with several partitions each batch tends to go to one worker whole.
 
-Workers come from a fork server (started once, without the service's sockets and threads), so a
-respawn takes milliseconds. A worker that dies (killed, out of memory, a crash in native code)
-is replaced and the batch is verified again from the start; if the new workers fail on it too,
-`run` returns None and the caller verifies that batch inline, where a frame that kills the
-process would have done the same before workers existed. If no worker can be started any more,
-every later batch is verified inline. Either way no event is judged without verification and
-none is lost. Workers ignore SIGINT/SIGTERM sent to the process group (a supervisor stopping the
-service): they end when the main process closes their pipe, or dies.
+A worker is a fresh interpreter (`python -m relay_validator.verify_worker`) talking over a socket
+pair: it imports relay_core and nothing of the service (no sockets, no threads, and not the
+parent's `__main__`, which multiprocessing's spawn and fork-server starts import again). A worker
+that dies (killed, out of memory, a crash in native code) is replaced and the batch is verified
+again from the start; if the new workers fail on it too, `run` returns None and the caller
+verifies that batch inline, where a frame that kills the process would have done the same before
+workers existed. If no worker can be started any more, every later batch is verified inline.
+Either way no event is judged without verification and none is lost. Workers ignore
+SIGINT/SIGTERM sent to the process group (a supervisor stopping the service): they end when the
+main process closes its end of the socket, or dies.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import pickle
+import socket
+import subprocess
+import sys
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from multiprocessing.context import ForkServerContext
-from multiprocessing.process import BaseProcess
 from typing import Final
 
 from relay_validator import metrics
-from relay_validator.verify_worker import READY, Job, Outcome, serve
+from relay_validator.verify_worker import READY, Job, Outcome
 
 __all__ = ["VerifyPool", "WorkerCrashed"]
 
@@ -39,7 +41,7 @@ logger = logging.getLogger(__name__)
 _ATTEMPTS: Final = 2
 _JOIN_SECONDS: Final = 2.0
 _READY_SECONDS: Final = 30.0
-"""A new worker's first answer; the first one also waits for the fork server to start."""
+"""Time for a new worker to import relay_core and report ready."""
 
 
 class WorkerCrashed(Exception):
@@ -47,21 +49,13 @@ class WorkerCrashed(Exception):
 
 
 class _PoolBroken(Exception):
-    """No worker could be started again (the fork server is gone): verify inline from now on."""
+    """No worker could be started again: verify inline from now on."""
 
 
 @dataclass(slots=True)
 class _Worker:
-    process: BaseProcess
+    process: subprocess.Popen[bytes]
     conn: Connection
-
-
-def _context() -> ForkServerContext:
-    context = multiprocessing.get_context("forkserver")
-    assert isinstance(context, ForkServerContext)
-    # The fork server imports only the worker module (not the service's __main__).
-    context.set_forkserver_preload(["relay_validator.verify_worker"])
-    return context
 
 
 class VerifyPool:
@@ -77,12 +71,12 @@ class VerifyPool:
             raise ValueError("a verify pool needs at least one worker")
         self._size = workers
         self._min_chunk = min_chunk
-        self._context = _context()
         self._workers: list[_Worker] = []
         self._idle: asyncio.Queue[_Worker | None] | None = None
         """Idle workers; a None means the pool is broken (passed on to wake every waiter)."""
         self._closed = False
         self._broken = False
+        self._adopting: set[asyncio.Task[None]] = set()
         self.jobs_done = 0
         """Jobs answered by workers (a batch verified again after a crash counts once)."""
 
@@ -92,18 +86,26 @@ class VerifyPool:
 
     def pids(self) -> list[int]:
         """Process ids of the live workers (for operators and tests)."""
-        return [w.process.pid for w in self._workers if w.process.pid is not None]
+        return [w.process.pid for w in self._workers]
 
     def start(self) -> None:
-        """Start every worker and wait until each takes jobs (the first call also starts the
-        fork server, ~0.2–1 s).
+        """Start every worker and wait until each takes jobs (~0.2–0.5 s, blocking).
 
         Raises:
             WorkerCrashed: a worker did not come up.
         """
         self._idle = asyncio.Queue()
-        for _ in range(self._size):
-            self._idle.put_nowait(self._spawn())
+        workers = [self._spawn() for _ in range(self._size)]
+        for worker in workers:
+            ready = False
+            try:
+                ready = worker.conn.poll(_READY_SECONDS) and worker.conn.recv_bytes() == READY
+            except (EOFError, OSError):
+                pass
+            if not ready:
+                self.close()
+                raise WorkerCrashed(f"verify worker pid {worker.process.pid} did not start")
+            self._idle.put_nowait(worker)
 
     def close(self) -> None:
         """Stop the workers: closing their pipe ends their loop; stragglers are killed."""
@@ -111,10 +113,11 @@ class VerifyPool:
         for worker in self._workers:
             worker.conn.close()
         for worker in self._workers:
-            worker.process.join(_JOIN_SECONDS)
-            if worker.process.is_alive():
+            try:
+                worker.process.wait(_JOIN_SECONDS)
+            except subprocess.TimeoutExpired:
                 worker.process.kill()
-                worker.process.join(_JOIN_SECONDS)
+                worker.process.wait(_JOIN_SECONDS)
         self._workers = []
 
     async def run(self, jobs: list[Job], now_us: int) -> list[Outcome] | None:
@@ -158,9 +161,17 @@ class VerifyPool:
             workers.append(more)
         step = -(-len(jobs) // len(workers))
         chunks = [jobs[i : i + step] for i in range(0, len(jobs), step)]
-        calls = [self._call(worker, chunk, now_us) for worker, chunk in zip(workers, chunks, strict=True)]
         try:
-            results = await asyncio.gather(*calls, return_exceptions=True)
+            results: list[list[Outcome] | BaseException]
+            if len(workers) == 1:
+                # The common case with several busy partitions: no gather, no extra task.
+                try:
+                    results = [await self._call(workers[0], jobs, now_us)]
+                except WorkerCrashed as exc:
+                    results = [exc]
+            else:
+                calls = [self._call(w, chunk, now_us) for w, chunk in zip(workers, chunks, strict=True)]
+                results = await asyncio.gather(*calls, return_exceptions=True)
         except BaseException:
             # Cancelled: each worker may still write its answer into its pipe, where the next
             # request would read it. Not reusable.
@@ -209,40 +220,72 @@ class VerifyPool:
         return outcomes
 
     def _spawn(self) -> _Worker:
-        parent, child = self._context.Pipe(duplex=True)
-        process = self._context.Process(
-            target=serve, args=(child,), name="relay-validator-verify", daemon=True
-        )
-        process.start()
-        child.close()  # so the worker's death shows here as EOF
-        try:
-            ready = parent.poll(_READY_SECONDS) and parent.recv_bytes() == READY
-        except (EOFError, OSError):
-            ready = False
-        if not ready:
-            parent.close()
-            process.kill()
-            raise WorkerCrashed(
-                f"verify worker pid {process.pid} did not start (exit code {process.exitcode})"
+        """Start a worker process (not yet known to be ready)."""
+        parent, child = socket.socketpair()
+        with child:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "relay_validator.verify_worker", str(child.fileno())],
+                pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL,
             )
-        worker = _Worker(process, parent)
+        # The child's end is closed here, so the worker's death shows as EOF.
+        worker = _Worker(process, Connection(parent.detach()))
         self._workers.append(worker)
         return worker
 
     def _replace(self, worker: _Worker) -> None:
-        """Kill `worker` and put a new one in the idle queue (unless the pool is closing)."""
+        """Kill `worker`; a new one joins the idle queue once it reports ready (unless the pool
+        is closing)."""
         if worker in self._workers:
             self._workers.remove(worker)
         worker.conn.close()
         worker.process.kill()
-        worker.process.join(_JOIN_SECONDS)
+        worker.process.wait(_JOIN_SECONDS)
         if self._closed or self._idle is None or self._broken:
             return
         try:
-            self._idle.put_nowait(self._spawn())
-        except Exception:
-            # Typically the fork server died with the process group (a signal to the group at
-            # shutdown): nothing can be verified in workers any more, but inline still can.
-            logger.exception("could not start a verify worker; verifying inline from now on")
-            self._broken = True
+            fresh = self._spawn()
+        except Exception as exc:
+            self._break(repr(exc))
+            return
+        task = asyncio.get_running_loop().create_task(self._adopt(fresh))
+        self._adopting.add(task)
+        task.add_done_callback(self._adopting.discard)
+
+    async def _adopt(self, worker: _Worker) -> None:
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[bool] = loop.create_future()
+        fd = worker.conn.fileno()
+
+        def readable() -> None:
+            loop.remove_reader(fd)
+            if not ready.done():
+                try:
+                    ready.set_result(worker.conn.recv_bytes() == READY)
+                except (EOFError, OSError):
+                    ready.set_result(False)
+
+        loop.add_reader(fd, readable)
+        try:
+            ok = await asyncio.wait_for(ready, _READY_SECONDS)
+        except TimeoutError:
+            ok = False
+        finally:
+            loop.remove_reader(fd)
+        if self._closed:
+            return
+        if ok and self._idle is not None:
+            self._idle.put_nowait(worker)
+            return
+        self._workers.remove(worker)
+        worker.conn.close()
+        worker.process.kill()
+        self._break(f"pid {worker.process.pid} did not report ready")
+
+    def _break(self, error: str) -> None:
+        # Nothing can be verified in workers any more (out of processes or memory?), but inline
+        # still can: every waiting and later batch is told so.
+        logger.error("could not start a verify worker; verifying inline from now on", extra={"error": error})
+        self._broken = True
+        if self._idle is not None:
             self._idle.put_nowait(None)

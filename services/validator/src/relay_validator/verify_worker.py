@@ -6,13 +6,15 @@ tell whether it applies to the inputs `judge` ends up with (`relay_validator.pre
 Results are small tuples (a CID or two, or an error's class, message and reason), never event
 objects: pickling a decoded `CommitEvent` costs more than decoding the frame again.
 
-This module imports only relay_core, so a worker starts fast and holds no sockets.
+This module imports only relay_core, so a worker starts fast and holds nothing of the service;
+`VerifyPool` runs it as `python -m relay_validator.verify_worker <fd>`.
 """
 
 from __future__ import annotations
 
 import pickle
 import signal
+import sys
 from multiprocessing.connection import Connection
 from typing import Final
 
@@ -105,3 +107,8 @@ def serve(conn: Connection) -> None:
             conn.send_bytes(answer)
         except OSError:
             return  # the main process is gone (its end of the pipe closed)
+
+
+if __name__ == "__main__":
+    # `python -m relay_validator.verify_worker <fd>`: the pool passes one end of a socket pair.
+    serve(Connection(int(sys.argv[1])))
