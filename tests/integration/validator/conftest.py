@@ -153,12 +153,13 @@ async def _fresh_streams(js: JetStreamContext) -> None:
 
 @pytest.fixture(params=[0, 2], ids=["inline", "verify-workers"])
 def verifier(request: pytest.FixtureRequest) -> Iterator[VerifyPool | None]:
-    """No pool (judge verifies inline), or two workers that split even these small batches."""
+    """No pool (judge verifies inline), or two workers that take and split even these small
+    batches."""
     workers: int = request.param
     if not workers:
         yield None
         return
-    pool = VerifyPool(workers, min_chunk=2)
+    pool = VerifyPool(workers, min_batch=1, min_chunk=2)
     pool.start()
     try:
         yield pool

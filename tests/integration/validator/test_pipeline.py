@@ -192,3 +192,22 @@ async def test_a_verify_worker_killed_mid_stream_changes_nothing(harness: Harnes
     assert Counter(pipeline.stats().drops) == drops
     assert not set(killed) & set(verifier.pids()) and len(verifier.pids()) == 2
     assert verifier.jobs_done > 0
+
+
+async def test_batches_below_the_pools_minimum_are_verified_inline(harness: Harness) -> None:
+    if harness.verifier is None:
+        pytest.skip("needs verify workers")
+    verifier = harness.verifier
+    verifier.min_batch = 10_000  # no batch of this test is big enough for a round trip
+    expected: list[tuple[str, str, str, int]] = []
+    drops: Counter[str] = Counter()
+    pipeline = harness.pipeline()
+    stop, task = await _run(pipeline)
+    await _send_workload(harness, range(3), expected, drops)
+    await wait_for_count(harness, len(expected))
+    await asyncio.sleep(0.3)
+    stop.set()
+    await task
+    assert await _verified(harness) == expected
+    assert Counter(pipeline.stats().drops) == drops
+    assert verifier.jobs_done == 0

@@ -385,6 +385,8 @@ class Validation:
             key = identity.signing_key
             jobs.append((kind, raw.frame, key.curve.value, key.compressed, strict))
             slots.append((index, key, strict))
+        if len(jobs) < self._verifier.min_batch:
+            return out  # cheaper inline than a round trip (see `VerifyPool`)
         outcomes = await self._verifier.run(jobs, now_us)
         if outcomes is None:
             return out  # the workers could not: judge verifies inline

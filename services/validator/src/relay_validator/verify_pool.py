@@ -34,12 +34,16 @@ from typing import Final
 from relay_validator import metrics
 from relay_validator.verify_worker import READY, Job, Outcome
 
-__all__ = ["VerifyPool", "WorkerCrashed"]
+__all__ = ["DEFAULT_MIN_BATCH", "VerifyPool", "WorkerCrashed"]
 
 logger = logging.getLogger(__name__)
 
 _ATTEMPTS: Final = 2
 _JOIN_SECONDS: Final = 2.0
+DEFAULT_MIN_BATCH: Final = 16
+"""A round trip costs the main process about one inline verification (~130 µs) and the whole
+machine more than that (the worker decodes the frame again): small batches, which mean the main
+process is not busy, are cheaper verified inline, and big ones, which mean it is, go to workers."""
 _READY_SECONDS: Final = 30.0
 """Time for a new worker to import relay_core and report ready."""
 
@@ -63,13 +67,15 @@ class VerifyPool:
 
     Args:
         workers: number of processes (>= 1).
+        min_batch: batches with fewer frames to verify are verified inline by the caller.
         min_chunk: a batch is split among idle workers only into chunks of at least this many.
     """
 
-    def __init__(self, workers: int, *, min_chunk: int = 64) -> None:
+    def __init__(self, workers: int, *, min_batch: int = DEFAULT_MIN_BATCH, min_chunk: int = 64) -> None:
         if workers < 1:
             raise ValueError("a verify pool needs at least one worker")
         self._size = workers
+        self.min_batch = min_batch
         self._min_chunk = min_chunk
         self._workers: list[_Worker] = []
         self._idle: asyncio.Queue[_Worker | None] | None = None
