@@ -8,7 +8,7 @@ from collections import Counter
 import httpx
 import pytest
 from relay_core.syntax import Did, Nsid
-from relay_indexer.account import AccountStatus
+from relay_indexer.account import AccountStatus, AccountUpdate
 from relay_indexer.event_applier import EventApplier
 from relay_indexer.host import HostUpsert
 from relay_indexer.verified_event import (
@@ -171,7 +171,9 @@ async def test_account_lifecycle_hides_and_removes(xrpc_server: XrpcServer, appl
         assert xrpc_server.index.collections_of(a) == {}
         account = await xrpc_server.stores.repos.get_account(a)
         assert account is not None and account.handle == "alice.test"
-        assert account.status is AccountStatus.DELETED
+        # The applier made the row on the first #account; later upstream statuses are the
+        # validator's to write (UpsertAccounts, in stream order), never the lagging applier's.
+        assert account.status is AccountStatus.DEACTIVATED
 
 
 async def test_sync_then_delete_keeps_until_checked(xrpc_server: XrpcServer, applier: EventApplier) -> None:
@@ -193,3 +195,19 @@ async def test_sync_then_delete_keeps_until_checked(xrpc_server: XrpcServer, app
     page = xrpc_server.index.list_repos(POST, after=None, limit=10)
     assert page.dids == [a]  # the sync made the count unknowable: kept, and queued for a check
     assert [c.did for c in xrpc_server.index.pending_checks(limit=10)] == [a, a]
+
+
+async def test_a_late_account_event_does_not_overwrite_the_validators_status(
+    xrpc_server: XrpcServer, applier: EventApplier
+) -> None:
+    """The validator persists #account statuses in order before acking; the applier reads the
+    verified stream later. An old "deactivated" applied after the validator stored "active" must
+    not become the durable state (a validator re-reading it would drop the account's commits)."""
+    await xrpc_server.stores.hosts.upsert_host(HostUpsert(hostname=HOST))
+    a = Did("did:plc:aaaaaaaaaaaaaaaaaaaaaaaa")
+    repos = xrpc_server.stores.repos
+    await repos.upsert_accounts([AccountUpdate(did=a, host=HOST, upstream_status=AccountStatus.DEACTIVATED)])
+    await repos.upsert_accounts([AccountUpdate(did=a, host=HOST, upstream_status=AccountStatus.ACTIVE)])
+    await applier.apply([AccountEvent(did=a, host=HOST, status=AccountStatus.DEACTIVATED)])
+    account = await repos.get_account(a)
+    assert account is not None and account.upstream_status is AccountStatus.ACTIVE

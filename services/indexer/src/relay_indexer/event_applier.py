@@ -1,12 +1,13 @@
 """Applies batches of verified events to the indexer's state.
 
-Per batch: one Postgres round trip for #account statuses, one for #identity handles, then one
+Per batch: one Postgres round trip for #account accounts (created if new; the upstream status of
+an existing one is the validator's to write), one for #identity handles, then one
 atomic RocksDB WriteBatch for every commit op and visibility change, in event order. The repo
 heads (rev, commit and data CIDs) are not written here: the validator persists them through
 `UpsertAccounts` before it acks, because the next commit must chain from them.
 
-Redelivery is harmless: the Postgres writes are last-value-wins and the collection directory
-skips commits at or below a DID's last applied rev.
+Redelivery is harmless: the Postgres writes only create rows or set handles (last value wins),
+and the collection directory skips commits at or below a DID's last applied rev.
 
 Operator moderation goes through `set_local_status` on the same object, under the same lock as
 `apply`, so a takedown cannot interleave with a batch that read the account's old local status.
@@ -51,7 +52,7 @@ class EventApplier:
             statuses = [
                 (e.did, e.host, e.status) for e in events if isinstance(e, AccountEvent) and not e.relay_made
             ]
-            local = await self._repos.set_upstream_statuses(statuses) if statuses else {}
+            local = await self._repos.add_accounts_from_events(statuses) if statuses else {}
             handles = [(e.did, e.handle) for e in events if isinstance(e, IdentityEvent)]
             if handles:
                 await self._repos.set_handles(handles)

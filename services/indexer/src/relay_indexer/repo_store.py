@@ -109,6 +109,31 @@ SELECT did, local_status FROM up
 from (counted there); returns every DID's local status."""
 
 
+_ADD_ACCOUNTS_FROM_EVENTS = """
+WITH t AS (
+    SELECT t.did, h.id AS host_id, t.status
+    FROM unnest($1::text[], $2::text[], $3::text[]) AS t(did, host, status)
+    LEFT JOIN hosts h ON h.hostname = t.host
+),
+added AS (
+    INSERT INTO accounts (did, host_id, upstream_status)
+    SELECT did, host_id, status FROM t ORDER BY did
+    ON CONFLICT (did) DO NOTHING
+    RETURNING did, host_id
+),
+counted AS (
+    UPDATE hosts h SET account_count = h.account_count + d.n
+    FROM (SELECT host_id, count(*) AS n FROM added WHERE host_id IS NOT NULL GROUP BY host_id) d
+    WHERE h.id = d.host_id
+)
+SELECT t.did, COALESCE(a.local_status, 'active') AS local_status
+FROM t LEFT JOIN accounts a ON a.did = t.did
+"""
+"""Like `_SET_UPSTREAM_STATUSES` but an existing row's upstream status is left alone (see
+`add_accounts_from_events`). A row added by this statement is not visible to its own join, and
+a new row's local status is 'active'."""
+
+
 def _micros(ts: datetime) -> int:
     return int(ts.timestamp() * 1_000_000)
 
@@ -214,6 +239,31 @@ class RepoStore:
         last = [latest[d] for d in dids]
         rows = await self._pool.fetch(
             _SET_UPSTREAM_STATUSES,
+            dids,
+            [host for host, _ in last],
+            [status.value for _, status in last],
+        )
+        return {Did(r["did"]): AccountStatus(r["local_status"]) for r in rows}
+
+    async def add_accounts_from_events(
+        self, seen: Sequence[tuple[Did, str, AccountStatus]]
+    ) -> dict[Did, AccountStatus]:
+        """Create the accounts of #account events (did, host, status) that have no row yet, and
+        return each DID's *local* status, which decides visibility.
+
+        An existing row's upstream status is not overwritten: the validator owns it and writes it
+        in stream order through `UpsertAccounts` before it acks. This applier runs behind the
+        stream, so its write of an older #account could land after the validator's newer one and
+        leave the durable state wrong (a validator that re-reads it after a failed write would
+        then drop the account's later commits as deactivated).
+        """
+        latest = {did: (host, status) for did, host, status in seen}
+        if not latest:
+            return {}
+        dids = sorted(latest)
+        last = [latest[d] for d in dids]
+        rows = await self._pool.fetch(
+            _ADD_ACCOUNTS_FROM_EVENTS,
             dids,
             [host for host, _ in last],
             [status.value for _, status in last],
