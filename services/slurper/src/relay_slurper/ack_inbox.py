@@ -7,22 +7,20 @@ stream listens on the subject. nats-py's ``publish_async`` does this too, but pe
 draws random bytes from the OS for the reply token, awaits its own semaphore through
 ``asyncio.wait_for`` and registers an extra done-callback; measured with a real nats-server,
 61-70 µs CPU per acked publish against 40-51 µs here (``bench/bench_slurper.py`` for the whole
-hot path). Tokens here are a counter under a per-process random inbox, so they never repeat
-within the inbox's life.
+hot path). The reply subjects come from `relay_runtime.reply_inbox`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from typing import Final
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.js import api
 from nats.js.errors import APIError, NoStreamResponseError
+from relay_runtime.reply_inbox import ReplyInbox
 
 __all__ = ["AckInbox", "AckTimeout", "Answer", "OnAnswer"]
 
@@ -47,12 +45,8 @@ class AckInbox:
     """
 
     def __init__(self, nc: NatsClient) -> None:
-        self._nc = nc
-        self._prefix = ""
+        self._inbox = ReplyInbox(nc, self._answer)
         self._pending: dict[str, OnAnswer] = {}
-        self._next = 0
-        self._subscription: Subscription | None = None
-        self._subscribing: asyncio.Lock | None = None
 
     @property
     def pending(self) -> int:
@@ -61,12 +55,9 @@ class AckInbox:
     async def expect(self, on_answer: OnAnswer) -> tuple[str, str]:
         """A fresh reply subject and its token (for :meth:`fail`/:meth:`forget`); the answer
         published to that subject goes to ``on_answer``. Subscribes on first use."""
-        if self._subscription is None:
-            await self._subscribe()
-        self._next += 1
-        token = str(self._next)
+        subject, token = await self._inbox.next_reply()
         self._pending[token] = on_answer
-        return self._prefix + token, token
+        return subject, token
 
     def waiting(self, token: str) -> bool:
         return token in self._pending
@@ -81,26 +72,14 @@ class AckInbox:
         """Stop waiting without settling (the publish never left)."""
         self._pending.pop(token, None)
 
-    async def _subscribe(self) -> None:
-        if self._subscribing is None:
-            self._subscribing = asyncio.Lock()
-        async with self._subscribing:
-            if self._subscription is not None:
-                return
-            prefix = self._nc.new_inbox() + "."
-            self._subscription = await self._nc.subscribe(prefix + "*", cb=self._answer)
-            self._prefix = prefix
-
-    async def _answer(self, msg: Msg) -> None:
-        on_answer = self._pending.pop(msg.subject[len(self._prefix) :], None)
+    async def _answer(self, token: str, msg: Msg) -> None:
+        on_answer = self._pending.pop(token, None)
         if on_answer is not None:
             on_answer(_read_answer(msg))
 
     async def close(self) -> None:
         """Unsubscribe; publishes still waiting are left to the caller's timeout."""
-        if self._subscription is not None:
-            await self._subscription.unsubscribe()
-            self._subscription = None
+        await self._inbox.close()
 
 
 def _read_answer(msg: Msg) -> Answer:

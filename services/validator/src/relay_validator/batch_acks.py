@@ -18,8 +18,8 @@ from typing import Final
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.js.errors import APIError, NoStreamResponseError
+from relay_runtime.reply_inbox import ReplyInbox
 
 __all__ = ["BatchAcks", "Message"]
 
@@ -44,11 +44,8 @@ class BatchAcks:
 
     def __init__(self, nc: NatsClient) -> None:
         self._nc = nc
-        self._prefix = ""
-        self._next = 0
+        self._inbox = ReplyInbox(nc, self._answer)
         self._batches: dict[str, _Batch] = {}
-        self._subscription: Subscription | None = None
-        self._subscribing: asyncio.Lock | None = None
 
     async def publish(self, messages: Sequence[Message], timeout_seconds: float) -> None:
         """Publish `messages` in order and wait for all their acks.
@@ -60,13 +57,9 @@ class BatchAcks:
         """
         if not messages:
             return
-        if self._subscription is None:
-            await self._subscribe()
-        self._next += 1
-        token = str(self._next)
+        reply, token = await self._inbox.next_reply()
         batch = _Batch(len(messages), asyncio.get_running_loop().create_future())
         self._batches[token] = batch
-        reply = self._prefix + token
         publish = self._nc.publish
         try:
             for subject, payload, headers in messages:
@@ -76,22 +69,10 @@ class BatchAcks:
             del self._batches[token]
 
     async def close(self) -> None:
-        if self._subscription is not None:
-            await self._subscription.unsubscribe()
-            self._subscription = None
+        await self._inbox.close()
 
-    async def _subscribe(self) -> None:
-        if self._subscribing is None:
-            self._subscribing = asyncio.Lock()
-        async with self._subscribing:
-            if self._subscription is not None:
-                return
-            prefix = self._nc.new_inbox() + "."
-            self._subscription = await self._nc.subscribe(prefix + "*", cb=self._answer)
-            self._prefix = prefix
-
-    async def _answer(self, msg: Msg) -> None:
-        batch = self._batches.get(msg.subject[len(self._prefix) :])
+    async def _answer(self, token: str, msg: Msg) -> None:
+        batch = self._batches.get(token)
         if batch is None or batch.done.done():
             return  # a batch that timed out, or already failed
         data = msg.data
