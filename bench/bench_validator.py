@@ -41,6 +41,7 @@ from pathlib import Path
 import grpc
 import nats
 import psutil
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from relay_core.firehose.frames import encode_frame
 from relay_core.syntax.did import Did
@@ -207,6 +208,7 @@ def _cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
 
 
 async def _drain(
+    nc: NatsClient,
     js: JetStreamContext,
     validation: Validation,
     target: int,
@@ -216,6 +218,7 @@ async def _drain(
     """Run a pipeline over `validation` until VERIFIED holds `target` messages: wall s, this
     process's CPU s, and the CPU s of each group of `others` processes (psutil)."""
     pipeline = ValidatorPipeline(
+        nc,
         js,
         validation,
         tuple(range(PARTITIONS)),
@@ -318,7 +321,7 @@ async def bench_pipeline(args: argparse.Namespace) -> None:
             genesis = [h.raw(e) for h in hosts.values() for r in h.repos for e in r.genesis(clock)]
             await _publish(js, genesis)
             validation = _validation(js, indexer_channel, resolver_channel, verifier)
-            wall, _, _ = await _drain(js, validation, len(genesis), None)
+            wall, _, _ = await _drain(nc, js, validation, len(genesis), None)
             print(f"warm-up: {len(genesis)} genesis events in {wall:.1f} s")
 
             rng = random.Random(1)
@@ -340,7 +343,9 @@ async def bench_pipeline(args: argparse.Namespace) -> None:
                 "nats-server": [nats_server.pid] if nats_server.pid is not None else [],
                 "indexer": [indexer.pid],
             }
-            wall, cpu, other_cpu = await _drain(js, validation, len(genesis) + len(commits), profile, others)
+            wall, cpu, other_cpu = await _drain(
+                nc, js, validation, len(genesis) + len(commits), profile, others
+            )
             calls = {k: v - calls0.get(k, 0.0) for k, v in _indexer_calls(indexer).items()}
             batches = _batch_count() - batches0
             n = len(commits)

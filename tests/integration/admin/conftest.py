@@ -197,7 +197,13 @@ async def relay(
             policy=CachePolicy(),
         )
         pipeline = ValidatorPipeline(
-            streams, validation, (0,), batch_size=8, fetch_timeout_seconds=0.2, retry_seconds=0.05
+            nats_client,
+            streams,
+            validation,
+            (0,),
+            batch_size=8,
+            fetch_timeout_seconds=0.2,
+            retry_seconds=0.05,
         )
         validator = await _serve(
             validator_pb2_grpc.add_ValidatorServiceServicer_to_server,

@@ -144,16 +144,6 @@ async def test_fetch_batch_returns_what_is_there_without_waiting_to_fill(jetstre
                 await msg.ack()
         assert loop.time() - started < 0.6  # a lingering top-up would cost ≥ 20 × 50 ms
 
-        # fill_seconds: a consumer that prefers fuller batches waits for the late message too.
-        await jsx.publish(jetstream, subject, b"f0", msg_id="f:0")
-        filling = asyncio.create_task(jsx.fetch_batch(sub, 500, 2.0, fill_seconds=0.5))
-        await asyncio.sleep(0.1)
-        await jsx.publish(jetstream, subject, b"f1", msg_id="f:1")
-        filled = await filling
-        assert [m.data for m in filled] == [b"f0", b"f1"]
-        for msg in filled:
-            await msg.ack()
-
         started = loop.time()
         assert await jsx.fetch_batch(sub, 500, 0.3) == []
         assert loop.time() - started >= 0.25

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from relay_core.firehose.frames import encode_frame
@@ -98,6 +99,7 @@ async def start_indexer(api: indexer_api.IndexerApi, port: int = 0) -> GrpcServe
 
 @dataclass
 class Harness:
+    nc: NatsClient
     js: JetStreamContext
     upstream: Upstream
     indexer_channel: grpc.aio.Channel
@@ -118,6 +120,7 @@ class Harness:
             verifier=self.verifier,
         )
         return ValidatorPipeline(
+            self.nc,
             self.js,
             validation,
             (partition_for_host(HOST, PARTITIONS),),
@@ -169,7 +172,11 @@ def verifier(request: pytest.FixtureRequest) -> Iterator[VerifyPool | None]:
 
 @pytest.fixture
 async def harness(
-    jetstream: JetStreamContext, postgres_dsn: str, tmp_path: Path, verifier: VerifyPool | None
+    nats_client: NatsClient,
+    jetstream: JetStreamContext,
+    postgres_dsn: str,
+    tmp_path: Path,
+    verifier: VerifyPool | None,
 ) -> AsyncIterator[Harness]:
     await _fresh_streams(jetstream)
     await apply_migrations(postgres_dsn)
@@ -196,6 +203,7 @@ async def harness(
             running_resolver(plc_url, policy=ResolverCachePolicy(max_entries=1000)) as resolver,
         ):
             yield Harness(
+                nats_client,
                 jetstream,
                 Upstream(jetstream, sim_repos(6)),
                 indexer_channel,

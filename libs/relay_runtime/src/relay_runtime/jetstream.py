@@ -121,8 +121,10 @@ async def ensure_streams(
                 await asyncio.sleep(0.1 * 2**attempt)
 
 
-async def ensure_consumer(js: JetStreamContext, definition: ConsumerDef) -> None:
-    """Create (or update) a durable pull consumer. Idempotent.
+async def ensure_consumer(
+    js: JetStreamContext, definition: ConsumerDef, *, deliver_subject: str | None = None
+) -> None:
+    """Create (or update) a durable consumer: pull, or push to ``deliver_subject``. Idempotent.
 
     Raises:
         StreamSetupError: the server refused the consumer (e.g. its stream is missing).
@@ -136,6 +138,7 @@ async def ensure_consumer(js: JetStreamContext, definition: ConsumerDef) -> None
         max_deliver=definition.max_deliver,
         max_ack_pending=definition.max_ack_pending,
         deliver_policy=api.DeliverPolicy.ALL,
+        deliver_subject=deliver_subject,
     )
     try:
         await js.add_consumer(definition.stream, config)
@@ -186,12 +189,9 @@ async def fetch_batch(
     subscription: JetStreamContext.PullSubscription,
     batch: int,
     timeout_seconds: float,
-    *,
-    fill_seconds: float = 0.0,
 ) -> list[Msg]:
     """Pull up to ``batch`` messages as soon as one is there; an empty list when none arrived
-    within ``timeout_seconds``. With ``fill_seconds``, a batch not full yet waits that much longer
-    for more (for consumers that trade latency for fewer, larger batches).
+    within ``timeout_seconds``.
 
     Why two pulls: nats-py's ``fetch(batch)`` on an idle consumer sends a lingering request for
     the whole batch and then waits until the batch is full or the timeout ends, so at low rates
@@ -213,8 +213,6 @@ async def fetch_batch(
         more = min(batch - 1, messages[-1].metadata.num_pending or 0) if messages else 0
         if more > 0:
             messages += await subscription.fetch(more, timeout=_TOP_UP_SECONDS)
-        if messages and fill_seconds > 0 and len(messages) < batch:
-            messages += await subscription.fetch(batch - len(messages), timeout=fill_seconds)
     except TimeoutError:
         pass
     task = asyncio.current_task()

@@ -60,10 +60,10 @@ class ValidatorConfig:
     """gRPC address of the indexer (account/repo state)."""
 
     batch_size: int = env_field(500, env="RELAY_VALIDATOR_BATCH_SIZE")
-    """Raw frames pulled and judged per batch (one indexer read, one resolve, one write per batch)."""
+    """Raw frames taken and judged per batch (one indexer read, one resolve, one write per batch)."""
 
     fetch_timeout_seconds: float = env_field(0.5, env="RELAY_VALIDATOR_FETCH_TIMEOUT_SECONDS")
-    """How long one pull waits for frames before pulling again."""
+    """How long the loop waits for a frame before it finishes pending writes and waits again."""
 
     retry_seconds: float = env_field(0.2, env="RELAY_VALIDATOR_RETRY_SECONDS")
     """First backoff of a stalled partition (dependency down, identity unresolvable); doubles to 5 s."""

@@ -57,6 +57,7 @@ async def _serve(config: ValidatorConfig, verifier: VerifyPool | None) -> None:
             verifier=verifier,
         )
         pipeline = ValidatorPipeline(
+            runtime.nats,
             runtime.jetstream,
             validation,
             config.owned_partitions,

@@ -37,13 +37,13 @@ EVENTS_DROPPED_TOTAL: Final = Counter(
 
 BATCH_SECONDS: Final = Histogram(
     "relay_validator_batch_seconds",
-    "Wall time to judge, publish, persist and ack one pulled batch.",
+    "Wall time to judge, publish, persist and ack one batch of frames.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
 RAW_WAIT_SECONDS: Final = Histogram(
     "relay_validator_raw_wait_seconds",
-    "Time a frame waited in RAW_FRAMES (stored → pulled for judging), first deliveries only.",
+    "Time a frame waited in RAW_FRAMES (stored → taken for judging), first deliveries only.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 

@@ -1,13 +1,14 @@
 """The JetStream side: one loop per owned RAW_FRAMES partition, strictly in order.
 
-A partition is owned by exactly one replica (config `RELAY_VALIDATOR_PARTITIONS`). The loop pulls
-a batch, judges and publishes it through `Validation`, and does not pull again until the whole
-batch is published, so frames are judged and published in stream order. Account states are
-written (then the frames acked) by the partition's `Persister` in the background, while the next
-batches are judged; a failed write comes back and is judged again before anything newer. When a
-dependency fails or an identity cannot be resolved, the loop keeps the unfinished frames in hand
-(marking them in progress so JetStream does not redeliver them elsewhere) and retries with
-backoff: the partition stalls, which is what ordering requires.
+A partition is owned by exactly one replica (config `RELAY_VALIDATOR_PARTITIONS`). JetStream
+pushes the partition's frames as they are stored (`relay_runtime.push_consumer`: no round trip per
+batch). The loop takes a batch, judges and publishes it through `Validation`, and takes no more
+until the whole batch is published, so frames are judged and published in stream order. Account
+states are written (then the frames acked) by the partition's `Persister` in the background, while
+the next batches are judged; a failed write comes back and is judged again before anything newer.
+When a dependency fails or an identity cannot be resolved, the loop keeps the unfinished frames in
+hand (marking them, and what is buffered behind them, in progress so JetStream does not redeliver
+them) and retries with backoff: the partition stalls, which is what ordering requires.
 
 On start the loop deletes and re-creates its durable consumer. RAW_FRAMES is a work queue, so
 what remains for the partition is exactly what was never acked; re-creating the consumer delivers
@@ -22,11 +23,11 @@ import logging
 import time
 from typing import Final
 
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
-from relay_runtime.jetstream import ensure_consumer, fetch_batch
+from relay_runtime.push_consumer import PushConsumer
 from relay_runtime.streams import validator_consumer
 
 from relay_validator import metrics
@@ -47,16 +48,18 @@ class PartitionLoop:
     """Consumes one RAW_FRAMES partition until `stop` is set.
 
     Args:
+        nc: the NATS connection (the partition's frames are pushed to an inbox on it).
         js: JetStream context.
         partition: the partition number.
         validation: the shared batch judge.
-        batch_size: messages per pull.
-        fetch_timeout_seconds: how long one pull waits for messages.
+        batch_size: frames taken per batch.
+        fetch_timeout_seconds: how long the loop waits for a frame before it finishes writing.
         retry_seconds: first backoff after a failure (doubles up to 5 s).
     """
 
     def __init__(
         self,
+        nc: NatsClient,
         js: JetStreamContext,
         partition: int,
         validation: Validation,
@@ -65,7 +68,9 @@ class PartitionLoop:
         fetch_timeout_seconds: float,
         retry_seconds: float,
     ) -> None:
+        self._nc = nc
         self._js = js
+        self._consumer: PushConsumer | None = None
         self.partition = partition
         self._validation = validation
         self._batch = batch_size
@@ -76,26 +81,23 @@ class PartitionLoop:
         self._persister = Persister(validation, partition)
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = validator_consumer(self.partition)
-        try:
-            await self._js.delete_consumer(consumer.stream, consumer.durable)
-        except NotFoundError:
-            pass
-        await ensure_consumer(self._js, consumer)
-        subscription = await self._js.pull_subscribe_bind(durable=consumer.durable, stream=consumer.stream)
+        consumer = PushConsumer(self._nc, self._js, validator_consumer(self.partition))
+        self._consumer = consumer
+        await consumer.start(recreate=True)
         logger.info("partition owned", extra={"partition": self.partition})
         try:
             while not stop.is_set():
                 if self._persister.backlog >= self._batch:
                     await self._persister.drain()  # bounds the frames held unacked
-                msgs = await fetch_batch(subscription, self._batch, self._fetch_timeout)
+                msgs = await consumer.take(self._batch, self._fetch_timeout)
                 if not msgs:
                     await self._persister.drain()  # idle: finish writing (a failure shows now)
                 await self._finish(msgs, stop)
             await self._persister.drain()
         finally:
             self._persister.cancel()
-            await subscription.unsubscribe()
+            self._consumer = None
+            await consumer.stop()
 
     async def _finish(self, msgs: list[Msg], stop: asyncio.Event) -> None:
         """Judge and publish `msgs` in segments, handing each to the persister; retry failures.
@@ -150,7 +152,9 @@ class PartitionLoop:
                     stalled = True
                     metrics.STALLED_PARTITIONS.inc()
                 metrics.STALLED_FRAMES.set(len(items) - start)
-                for msg in msgs[start:]:
+                # Everything delivered and not acked, or ack_wait would send it again, out of order.
+                buffered = self._consumer.buffered() if self._consumer is not None else []
+                for msg in [*msgs[start:], *buffered]:
                     await msg.in_progress()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)

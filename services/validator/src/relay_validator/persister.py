@@ -1,7 +1,7 @@
 """Persisting a partition's published segments in the background, in order, grouped.
 
 Writing account states (`UpsertAccounts`: indexer + Postgres, ~20–30 ms) was most of every event's
-latency when the partition waited for it before pulling again. Here the partition hands each
+latency when the partition waited for it before taking more frames. Here the partition hands each
 published segment over and goes on judging; one task persists whatever queued up while the
 previous write ran, as one merged write (group commit), then acks those segments' frames. Writes
 stay in order because there is only ever one.
@@ -34,7 +34,7 @@ _GROUP_SECONDS = 0.05
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """A judged and published prefix of a pull, with its frames (acked once persisted)."""
+    """A judged and published prefix of a batch, with its frames (acked once persisted)."""
 
     msgs: list[Msg]
     items: list[Item]

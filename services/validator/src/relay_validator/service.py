@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from relay_validator.partition import PartitionLoop
@@ -26,6 +27,7 @@ class ValidatorPipeline:
 
     def __init__(
         self,
+        nc: NatsClient,
         js: JetStreamContext,
         validation: Validation,
         partitions: tuple[int, ...],
@@ -37,6 +39,7 @@ class ValidatorPipeline:
         self.validation = validation
         self.loops = [
             PartitionLoop(
+                nc,
                 js,
                 p,
                 validation,

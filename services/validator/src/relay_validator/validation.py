@@ -64,7 +64,7 @@ _ABSENT: Final = _Absent()
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One pulled message: its raw frame (None if the payload was garbage) and decode result."""
+    """One RAW_FRAMES message: its raw frame (None if the payload was garbage) and decode result."""
 
     raw: RawInput | None
     decoded: RelayedEvent | Drop

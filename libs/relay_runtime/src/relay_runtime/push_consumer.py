@@ -1,0 +1,102 @@
+"""A durable JetStream push consumer read in batches, for a loop that must keep stream order.
+
+Why push and not pull for the validator's partitions: a pull costs a round trip to the server
+before any message moves (two, to take "whatever is there" without lingering), and the loop can
+only pull after it has published the previous batch. Measured through the whole relay at 1,000
+events/s with batches of 1–8 frames, frames waited p50 8 ms / p99 71 ms in RAW_FRAMES with the
+event loop mostly idle: the round trips queued behind each other, not the CPU. A push consumer
+has the server send each message as it is stored, up to ``max_ack_pending`` unacked, so the next
+batch is already here when the loop asks for it.
+
+Ordering: the server delivers in stream order. A message comes again only after ``ack_wait``
+without an ack or ``in_progress``, so a loop that holds messages (a stall) must keep marking
+everything it has, including what is still buffered here (`buffered`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Final
+
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from relay_runtime.jetstream import ensure_consumer
+from relay_runtime.streams import ConsumerDef
+
+__all__ = ["PushConsumer"]
+
+logger = logging.getLogger(__name__)
+
+_STATUS_HEADER: Final = "Status"
+
+
+class PushConsumer:
+    """Receives a durable consumer's messages into a local buffer; `take` hands them out in order.
+
+    Args:
+        nc: the NATS connection (the delivery inbox is a plain subscription on it).
+        js: JetStream context of that connection.
+        definition: the durable consumer; its ``max_ack_pending`` bounds what is buffered.
+    """
+
+    def __init__(self, nc: NatsClient, js: JetStreamContext, definition: ConsumerDef) -> None:
+        self._nc = nc
+        self._js = js
+        self._definition = definition
+        self._buffer: list[Msg] = []
+        self._ready = asyncio.Event()
+        self._subscription: Subscription | None = None
+
+    async def start(self, *, recreate: bool) -> None:
+        """Subscribe a fresh inbox, then create the consumer delivering to it.
+
+        ``recreate`` deletes the durable first, so every message it had delivered and not seen
+        acked is delivered again at once, in stream order (instead of after ``ack_wait``, behind
+        newer messages). The inbox is subscribed before the consumer exists, so nothing the server
+        sends is missed.
+        """
+        inbox = self._nc.new_inbox()
+        # The buffer is bounded by max_ack_pending; nats-py's own queue only passes through.
+        self._subscription = await self._nc.subscribe(inbox, cb=self._receive)
+        if recreate:
+            try:
+                await self._js.delete_consumer(self._definition.stream, self._definition.durable)
+            except NotFoundError:
+                pass
+        await ensure_consumer(self._js, self._definition, deliver_subject=inbox)
+
+    async def stop(self) -> None:
+        """Stop receiving; unacked messages stay with the server for the next owner."""
+        if self._subscription is not None:
+            await self._subscription.unsubscribe()
+            self._subscription = None
+        self._buffer.clear()
+
+    async def _receive(self, msg: Msg) -> None:
+        if msg.headers and _STATUS_HEADER in msg.headers:
+            return  # heartbeats / flow control are not enabled; nothing else carries a status
+        self._buffer.append(msg)
+        self._ready.set()
+
+    async def take(self, limit: int, timeout_seconds: float) -> list[Msg]:
+        """Up to ``limit`` messages, oldest first, as soon as there is one; [] after
+        ``timeout_seconds`` with none."""
+        if not self._buffer:
+            self._ready.clear()
+            try:
+                async with asyncio.timeout(timeout_seconds):
+                    await self._ready.wait()
+            except TimeoutError:
+                return []
+        taken = self._buffer[:limit]
+        del self._buffer[:limit]
+        return taken
+
+    def buffered(self) -> list[Msg]:
+        """Messages received and not taken yet (to mark in progress during a stall)."""
+        return list(self._buffer)
