@@ -35,8 +35,6 @@ class IdentitySource(Protocol):
         self, dids: Sequence[Did], *, fresh: bool
     ) -> dict[Did, AccountIdentity | IdentityFailure]: ...
 
-    async def invalidate(self, dids: Sequence[Did]) -> None: ...
-
     async def key_history(
         self, dids: Sequence[Did]
     ) -> dict[Did, tuple[KeyPeriod, ...] | IdentityFailure]: ...
@@ -78,7 +76,7 @@ def from_proto_key_history(history: Any) -> tuple[KeyPeriod, ...] | IdentityFail
 
 
 class ResolverClient:
-    """Batched `ResolveDids` / `Invalidate`, split into chunks the resolver accepts.
+    """Batched `ResolveDids` / `KeyHistory`, split into chunks the resolver accepts.
 
     Args:
         channel: a channel to the resolver (from `ServiceRuntime.channel`).
@@ -107,16 +105,6 @@ class ResolverClient:
             for did, resolution in zip(chunk, response.resolutions, strict=True):
                 out[did] = from_proto_resolution(resolution)
         return out
-
-    async def invalidate(self, dids: Sequence[Did]) -> None:
-        for start in range(0, len(dids), self._max):
-            try:
-                await self._stub.Invalidate(
-                    resolver_pb2.InvalidateRequest(dids=list(dids[start : start + self._max])),
-                    timeout=self._timeout,
-                )
-            except grpc.aio.AioRpcError as exc:
-                raise DependencyUnavailable("resolver", f"Invalidate: {exc.code().name}") from exc
 
     async def key_history(self, dids: Sequence[Did]) -> dict[Did, tuple[KeyPeriod, ...] | IdentityFailure]:
         out: dict[Did, tuple[KeyPeriod, ...] | IdentityFailure] = {}

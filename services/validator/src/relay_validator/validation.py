@@ -1,15 +1,15 @@
 """One batch of raw frames through `judge`, with state and identities gathered in bulk.
 
 Per batch, in two phases. `judge_and_publish`: one `GetAccounts` for the DIDs not in the state
-cache, one `Invalidate` for DIDs with an `#identity` event, one `ResolveDids` for DIDs not in the
-identity cache, one `GetHost` per host with new accounts (cached), with a verify pool one
-round trip that verifies the commits and syncs in worker processes (`precomputed`), then `judge`
-per event in order and one pipelined publish of every accepted event; the state cache then holds the batch's
-new states, so the next batch can be judged while this one is made durable. `persist`: one
-`UpsertAccounts` for every changed account; only then does the caller ack the raw frames.
-A failed publish changes no cache; a failed `persist` (or `forget`) drops the batch's states
-from the cache, so a retry (or a restart) re-judges against the durable state and republishes
-with the same msg ids (deduplicated by JetStream).
+cache, one `ResolveDids` for DIDs not in the identity cache and one `fresh` `ResolveDids` for DIDs
+with an `#identity` event (concurrently when both), one `GetHost` per host with new accounts
+(cached), with a verify pool one round trip that verifies the commits and syncs in worker processes
+(`precomputed`), then `judge` per event in order and one pipelined publish of every accepted event;
+the state cache then holds the batch's new states, so the next batch can be judged while this one
+is made durable. `persist`: one `UpsertAccounts` for every changed account; only then does the
+caller ack the raw frames. A failed publish changes no cache; a failed `persist` (or `forget`)
+drops the batch's states from the cache, so a retry (or a restart) re-judges against the durable
+state and republishes with the same msg ids (deduplicated by JetStream).
 
 An `#identity` event ends a batch early when its DID has earlier events in it (see
 `judge_and_publish`).
@@ -22,6 +22,7 @@ rotation; the history then stays with the cached identity).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -157,22 +158,31 @@ class Validation:
     async def _load_identities(
         self, dids: set[Did], purge: list[Did]
     ) -> dict[Did, AccountIdentity | IdentityFailure]:
+        """Cached identities for `dids`, the misses resolved, and `purge` (DIDs with an `#identity`
+        event) resolved fresh. A fresh resolution supersedes the resolver's cached entry and any
+        fetch already running, as `Invalidate` would, in one round trip instead of two."""
         if purge:
-            await self._identities.invalidate(purge)
             self._idents.discard(purge)
             metrics.IDENTITY_REFRESHES_TOTAL.labels("identity_event").inc(len(purge))
         out: dict[Did, AccountIdentity | IdentityFailure] = {}
         missing = []
         for did in dids:
             cached = self._idents.get(did)
-            if cached is None:
-                missing.append(did)
-            else:
+            if cached is not None:
                 out[did] = cached
+            elif did not in purge:
+                missing.append(did)
         metrics.CACHE_LOOKUPS_TOTAL.labels("identity", "hit").inc(len(out))
         if missing:
             metrics.CACHE_LOOKUPS_TOTAL.labels("identity", "miss").inc(len(missing))
-            out.update(self._remember(await self._identities.resolve(missing, fresh=False)))
+        if purge and missing:
+            fresh, stale_ok = await asyncio.gather(
+                self._identities.resolve(purge, fresh=True), self._identities.resolve(missing, fresh=False)
+            )
+            out.update(self._remember(fresh))
+            out.update(self._remember(stale_ok))
+        elif purge or missing:
+            out.update(self._remember(await self._identities.resolve(purge or missing, fresh=bool(purge))))
         return out
 
     def _remember(
