@@ -28,9 +28,6 @@ __all__ = ["Persister", "Segment"]
 
 logger = logging.getLogger(__name__)
 
-_GROUP_SECONDS = 0.05
-"""How long a write waits for more segments to join it."""
-
 
 @dataclass(frozen=True, slots=True)
 class Segment:
@@ -94,10 +91,8 @@ class Persister:
 
     async def _write_all(self) -> None:
         while self._queue:
-            # Off every event's path, so it can wait for company: at a few hundred events/s a
-            # partition's batches are a handful of frames each, and one write per batch cost the
-            # indexer ~1 ms of CPU per event (measured by bench_pipeline_latency at 250/s).
-            await asyncio.sleep(_GROUP_SECONDS)
+            # No wait here: the write itself waits for company (`AccountWriter`, shared by every
+            # partition), and what queues meanwhile goes in the next one.
             group, self._queue = self._queue, []
             self._writing = sum(len(s.msgs) for s in group)
             try:

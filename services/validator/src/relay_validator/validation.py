@@ -37,6 +37,7 @@ from relay_core.syntax.did import Did, parse_relay_did
 
 from relay_validator import metrics
 from relay_validator.account_state import AccountState
+from relay_validator.account_writer import AccountWriter
 from relay_validator.decode import RelayedEvent, decode_event
 from relay_validator.drop_reason import DropReason
 from relay_validator.identity import AccountIdentity, IdentityFailure
@@ -118,6 +119,7 @@ class Validation:
         verifier: VerifyPool | None = None,
     ) -> None:
         self._accounts = accounts
+        self._writer = AccountWriter(accounts)
         self._verifier = verifier
         self._identities = identities
         self._publisher = publisher
@@ -213,7 +215,8 @@ class Validation:
 
     async def persist(self, batch: Sequence[Judged]) -> None:
         """Make consecutive judged prefixes' account states durable in one write (each account's
-        latest state), then count them.
+        latest state; other partitions' writes of the same moment join it, `AccountWriter`), then
+        count them.
 
         Raises:
             DependencyUnavailable: the indexer failed; every prefix's states left the cache.
@@ -222,7 +225,7 @@ class Validation:
         for judged in batch:
             merged.update(judged.changed)
         try:
-            await self._accounts.upsert_accounts(list(merged.values()))
+            await self._writer.write(merged)
         except BaseException:
             for judged in batch:
                 self.forget(judged)
