@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 
 import grpc
@@ -177,8 +178,11 @@ async def test_service_runtime_serves_ops_and_grpc_then_shuts_down_in_order(grpc
         # Before serve(), the ops port is up but the service is not: never ready.
         status, body = await http_get(runtime.ops.port, "/readyz")
         assert status == 503 and json.loads(body)["checks"]["started"]["ok"] is False
+        assert gc.get_freeze_count() == 0
         serving = asyncio.create_task(runtime.serve(worker()))
         await asyncio.wait_for(runtime.started.wait(), 5)
+        # What exists at startup is out of the full collections' scans while serving.
+        assert gc.get_freeze_count() > 0
         ops = runtime.ops.port
         assert await http_get(ops, "/healthz") == (200, b'{"alive":true}\n')
         status, body = await http_get(ops, "/readyz")
@@ -203,4 +207,5 @@ async def test_service_runtime_serves_ops_and_grpc_then_shuts_down_in_order(grpc
         runtime.request_stop()
         await asyncio.wait_for(serving, 5)
         assert order == ["drained", "flushed"]
+        assert gc.get_freeze_count() == 0
         assert (await http_get(ops, "/readyz"))[0] == 503

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Final, Self
 
@@ -158,6 +159,10 @@ class ServiceRuntime:
         A coroutine that raises triggers shutdown and its exception is re-raised at the end.
         A coroutine that returns early is simply done; the service keeps serving.
         """
+        with frozen_startup_objects():
+            await self._serve(coroutines)
+
+    async def _serve(self, coroutines: tuple[Coroutine[Any, Any, None], ...]) -> None:
         await self.grpc.start()
         self.started.set()
         tasks = [asyncio.create_task(c) for c in coroutines]
@@ -205,3 +210,23 @@ class ServiceRuntime:
             metrics.READY.labels(self.config.service).set(1 if report.ready else 0)
             await self.grpc.set_serving(report.ready)
             await asyncio.sleep(_READINESS_INTERVAL_SECONDS)
+
+
+@contextlib.contextmanager
+def frozen_startup_objects() -> Iterator[None]:
+    """Keep what exists at startup out of the cyclic garbage collector's scans while serving.
+
+    Modules, protobuf descriptors, clients and config live as long as the process, yet every
+    full (generation 2) collection walks them all. Measured in the validator at 1,000 events/s: 4
+    full collections in 25 s, each stopping the event loop for ~30 ms, every partition at once,
+    which alone put ~0.6% of events 30 ms later. After a collection of what is garbage now, the
+    survivors are frozen (CPython's permanent generation; reference counting still frees them);
+    they are unfrozen on the way out, so a process that starts many runtimes (tests) does not
+    keep their cycles.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
