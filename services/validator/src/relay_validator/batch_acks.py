@@ -64,7 +64,9 @@ class BatchAcks:
         try:
             for subject, payload, headers in messages:
                 await publish(subject, payload, reply=reply, headers=headers)
-            await asyncio.wait_for(batch.done, timeout_seconds)
+            # Not `wait_for`: it wraps the future in one more and cost ~3% of the validator's CPU.
+            async with asyncio.timeout(timeout_seconds):
+                await batch.done
         finally:
             del self._batches[token]
 
@@ -96,6 +98,8 @@ def _refusal(msg: Msg) -> Exception | None:
     except ValueError as exc:
         return exc
     if isinstance(answer, dict) and "error" in answer:
-        refusal: Exception = APIError.from_error(answer["error"])
-        return refusal
+        try:
+            APIError.from_error(answer["error"])  # NOTE: raises the error (a subclass by code)
+        except APIError as refusal:
+            return refusal
     return None
