@@ -87,3 +87,23 @@ async def test_identity_changes_reach_the_directory_when_sent() -> None:
     await sim.workload.run(0.3)
     for i in rotated:
         assert sim.directory.account_info(i)["signing_key"] == sim.group.repos[sim.dids[i]].signing_key
+
+
+async def test_create_all_sends_every_creation_sequence_first_and_paced() -> None:
+    sim = _Sim()
+    sim.workload.rate = 400.0
+    started = time.monotonic()
+    sent = await sim.workload.create_all()
+    elapsed = time.monotonic() - started
+    accounts = len(sim.dids)
+    assert sent == len(sim.group.ledger) == len(sim.frames)
+    assert {e.did for e in sim.group.ledger} == set(sim.dids)
+    assert all(repo.created for repo in sim.group.repos.values())
+    assert sent >= 3 * accounts and elapsed >= (sent - 1) / sim.workload.rate * 0.9
+    assert sim.verdicts == [OK] * sent
+    # What comes next holds no creation sequence: every account exists already.
+    sim.workload.prepare(200)
+    await sim.workload.run(0.05)
+    later = sim.group.ledger[sent:]
+    assert later and all(e.type != "#sync" for e in later)
+    assert await sim.workload.create_all() == 0
