@@ -110,7 +110,15 @@ async def _netsim(
             # Made and signed before the window, so that during the measurement netsim costs
             # little more than its sends (a few more than the window needs: past the prepared
             # frames it would make events as it goes).
-            prepare_cpu = workload.prepare(int(rate * seconds * 1.02) + 8) if prepare else 0.0
+            prepare_cpu = 0.0
+            remaining = int(rate * seconds * 1.02) + 8 if prepare else 0
+            while remaining > 0:
+                # In slices: the PLC directory is served from this event loop, and the relay is
+                # still resolving the accounts just created.
+                before = workload.prepared
+                prepare_cpu += workload.prepare(min(remaining, 200))
+                remaining -= workload.prepared - before
+                await asyncio.sleep(0)
             pipe.send((created, prepare_cpu))
             await asyncio.to_thread(pipe.recv)  # go
             result = await workload.run(seconds)
