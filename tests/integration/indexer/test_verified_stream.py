@@ -6,12 +6,14 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from relay_core.syntax import Did, Nsid
 from relay_indexer.account import AccountStatus
 from relay_indexer.collection_index import CollectionIndex
-from relay_indexer.event_applier import EventApplier
+from relay_indexer.event_applier import ApplyResult, EventApplier
+from relay_indexer.verified_event import CommitEvent, IndexedEvent
 from relay_indexer.verified_stream import consume_verified
 from relay_proto.events.v1 import events_pb2
 from relay_proto.types.v1 import types_pb2
@@ -40,6 +42,7 @@ def commit(did: str, rev: str, since: str, *ops: tuple[str, str]) -> events_pb2.
 
 
 async def test_consumer_applies_and_acks(
+    nats_client: NatsClient,
     jetstream: JetStreamContext,
     unique_name: Callable[[str], str],
     index: CollectionIndex,
@@ -86,7 +89,9 @@ async def test_consumer_applies_and_acks(
 
     stop = asyncio.Event()
     task = asyncio.create_task(
-        consume_verified(jetstream, applier, stop=stop, consumer=consumer, fetch_timeout_seconds=0.2)
+        consume_verified(
+            nats_client, jetstream, applier, stop=stop, consumer=consumer, fetch_timeout_seconds=0.2
+        )
     )
     info = None
     try:
@@ -110,4 +115,81 @@ async def test_consumer_applies_and_acks(
     accounts = await stores.repos.get_accounts([A, B])
     assert accounts[A].handle == "alice.test"
     assert accounts[B].status is AccountStatus.DEACTIVATED
+    await jetstream.delete_stream(name)
+
+
+class FlakyApplier:
+    """The real applier behind a store outage: its first `failures` batches raise."""
+
+    def __init__(self, inner: EventApplier, failures: int) -> None:
+        self.inner = inner
+        self.failures = failures
+        self.batches: list[list[str]] = []
+
+    async def apply(self, events: list[IndexedEvent]) -> ApplyResult:
+        self.batches.append([e.rev for e in events if isinstance(e, CommitEvent)])
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("postgres went away")
+        return await self.inner.apply(events)
+
+
+async def test_a_failed_batch_is_applied_again_before_anything_newer(
+    nats_client: NatsClient,
+    jetstream: JetStreamContext,
+    unique_name: Callable[[str], str],
+    index: CollectionIndex,
+    applier: EventApplier,
+) -> None:
+    name = unique_name("V")
+    stream = StreamDef(
+        name=name, subjects=(f"{name.lower()}.*",), retention=Retention.LIMITS, description="test VERIFIED"
+    )
+    consumer = ConsumerDef(
+        stream=name, durable="indexer", filter_subject=f"{name.lower()}.>", description="t"
+    )
+    await jsx.ensure_streams(jetstream, [stream])
+    revs = [f"3l0000000000{i}" for i in range(1, 6)]
+    flaky = FlakyApplier(applier, failures=2)
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        consume_verified(
+            nats_client,
+            jetstream,
+            flaky,
+            stop=stop,
+            consumer=consumer,
+            batch_size=2,
+            fetch_timeout_seconds=0.2,
+        )
+    )
+    try:
+        # A creates a post, later commits delete it: applied out of order, the delete would be
+        # skipped as stale and the post would stay listed.
+        await jsx.publish(
+            jetstream,
+            f"{name.lower()}.x",
+            commit(A, revs[0], "", ("create", "app.bsky.feed.post")).SerializeToString(),
+            msg_id="0",
+        )
+        await asyncio.sleep(0.1)
+        for i in range(1, 5):
+            action = ("delete", "app.bsky.feed.post") if i == 4 else ("create", CUSTOM)
+            body = commit(A, revs[i], revs[i - 1], action).SerializeToString()
+            await jsx.publish(jetstream, f"{name.lower()}.x", body, msg_id=str(i))
+        for _ in range(200):
+            info = await jetstream.consumer_info(name, "indexer")
+            if info.ack_floor.stream_seq == len(revs):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail(f"consumer did not drain: {info}")
+    finally:
+        stop.set()
+        await task
+    assert flaky.batches[0] == flaky.batches[1] == flaky.batches[2]  # the same batch, twice more
+    applied = [rev for batch in flaky.batches[2:] for rev in batch]
+    assert applied == revs
+    assert index.list_repos(Nsid("app.bsky.feed.post"), after=None, limit=10).dids == []
+    assert index.list_repos(CUSTOM, after=None, limit=10).dids == [A]
     await jetstream.delete_stream(name)

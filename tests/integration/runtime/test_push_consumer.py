@@ -132,3 +132,44 @@ async def test_in_progress_on_buffered_messages_keeps_them_from_coming_back(
         assert await consumer.take(10, 1.5 * definition.ack_wait_seconds) == []
     finally:
         await consumer.stop()
+
+
+async def test_recreate_on_a_limits_stream_resumes_after_the_ack_floor(
+    nats_client, jetstream, unique_name
+) -> None:
+    """On a limits stream acked messages stay stored: a re-created consumer must not send them
+    again, only what was never acked, in order."""
+    name = unique_name("L")
+    stream = StreamDef(
+        name=name,
+        subjects=(f"{name.lower()}.*",),
+        retention=Retention.LIMITS,
+        description="test stream. Publisher: test. Consumer: test.",
+        max_age_seconds=60,
+        duplicate_window_seconds=30,
+    )
+    await jsx.ensure_streams(jetstream, [stream])
+    subject = f"{name.lower()}.0"
+    definition = ConsumerDef(stream=name, durable=unique_name("c"), filter_subject=subject, description="t")
+    try:
+        first = PushConsumer(nats_client, jetstream, definition)
+        await first.start(recreate=True)  # no durable yet: from the first message
+        await _publish(jetstream, subject, [b"a", b"b", b"c", b"d", b"e"])
+        got = []
+        while len(got) < 5:
+            got += await first.take(10, 2.0)
+        assert [m.data for m in got] == [b"a", b"b", b"c", b"d", b"e"]
+        for msg in got[:3]:
+            await msg.ack_sync()
+        await first.stop()
+
+        second = PushConsumer(nats_client, jetstream, definition)
+        await second.start(recreate=True)
+        again: list[bytes] = []
+        while len(again) < 2:
+            again += [m.data for m in await second.take(10, 2.0)]
+        assert again == [b"d", b"e"]
+        assert await second.take(10, 0.3) == []
+        await second.stop()
+    finally:
+        await jetstream.delete_stream(name)

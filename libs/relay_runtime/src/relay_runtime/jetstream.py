@@ -122,9 +122,14 @@ async def ensure_streams(
 
 
 async def ensure_consumer(
-    js: JetStreamContext, definition: ConsumerDef, *, deliver_subject: str | None = None
+    js: JetStreamContext,
+    definition: ConsumerDef,
+    *,
+    deliver_subject: str | None = None,
+    start_sequence: int | None = None,
 ) -> None:
-    """Create (or update) a durable consumer: pull, or push to ``deliver_subject``. Idempotent.
+    """Create (or update) a durable consumer: pull, or push to ``deliver_subject``; from the
+    stream's first message, or from ``start_sequence`` when it is created. Idempotent.
 
     Raises:
         StreamSetupError: the server refused the consumer (e.g. its stream is missing).
@@ -137,7 +142,10 @@ async def ensure_consumer(
         ack_wait=definition.ack_wait_seconds,
         max_deliver=definition.max_deliver,
         max_ack_pending=definition.max_ack_pending,
-        deliver_policy=api.DeliverPolicy.ALL,
+        deliver_policy=api.DeliverPolicy.ALL
+        if start_sequence is None
+        else api.DeliverPolicy.BY_START_SEQUENCE,
+        opt_start_seq=start_sequence,
         deliver_subject=deliver_subject,
     )
     try:

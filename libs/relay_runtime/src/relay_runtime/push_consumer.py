@@ -23,6 +23,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
+from nats.js.api import RetentionPolicy
 from nats.js.errors import NotFoundError
 
 from relay_runtime.jetstream import ensure_consumer
@@ -55,20 +56,28 @@ class PushConsumer:
     async def start(self, *, recreate: bool) -> None:
         """Subscribe a fresh inbox, then create the consumer delivering to it.
 
-        ``recreate`` deletes the durable first, so every message it had delivered and not seen
-        acked is delivered again at once, in stream order (instead of after ``ack_wait``, behind
-        newer messages). The inbox is subscribed before the consumer exists, so nothing the server
-        sends is missed.
+        ``recreate`` replaces the durable with one that starts right after its ack floor, so every
+        message it had delivered and not seen acked is delivered again at once, in stream order
+        (instead of after ``ack_wait``, behind newer messages), and nothing below the floor comes
+        again (on a limits stream it would: those messages are still stored). The inbox is
+        subscribed before the consumer exists, so nothing the server sends is missed.
         """
         inbox = self._nc.new_inbox()
         # The buffer is bounded by max_ack_pending; nats-py's own queue only passes through.
         self._subscription = await self._nc.subscribe(inbox, cb=self._receive)
+        start: int | None = None
         if recreate:
+            stream, durable = self._definition.stream, self._definition.durable
             try:
-                await self._js.delete_consumer(self._definition.stream, self._definition.durable)
+                info = await self._js.consumer_info(stream, durable)
+                # A work queue holds only what was never acked (and takes only "deliver all").
+                if (await self._js.stream_info(stream)).config.retention != RetentionPolicy.WORK_QUEUE:
+                    floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
+                    start = (floor or 0) + 1
+                await self._js.delete_consumer(stream, durable)
             except NotFoundError:
                 pass
-        await ensure_consumer(self._js, self._definition, deliver_subject=inbox)
+        await ensure_consumer(self._js, self._definition, deliver_subject=inbox, start_sequence=start)
 
     async def stop(self) -> None:
         """Stop receiving; unacked messages stay with the server for the next owner."""

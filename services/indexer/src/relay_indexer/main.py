@@ -58,7 +58,7 @@ async def main() -> None:
         if config.backfill_resume:
             await backfill.resume_interrupted()
         await runtime.serve(
-            consume_verified(runtime.jetstream, applier, stop=runtime.stopping),
+            consume_verified(runtime.nats, runtime.jetstream, applier, stop=runtime.stopping),
             serve_xrpc(
                 app,
                 host=config.runtime.bind_host,

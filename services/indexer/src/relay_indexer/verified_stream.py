@@ -1,27 +1,30 @@
 """The indexer's side of the VERIFIED stream: protobuf → `verified_event` dataclasses, in batches.
 
-This and `grpc_api` are the only modules here that touch protobuf. The loop pulls a batch, applies
-it as one unit (`EventApplier.apply`), and acks only after it landed; a failed batch is nak'ed
-whole and comes back in order. A message that cannot be decoded is counted, logged once per
+This and `grpc_api` are the only modules here that touch protobuf. The server pushes VERIFIED to a
+durable push consumer (`relay_runtime.push_consumer`); the loop takes a batch, applies it as one
+unit (`EventApplier.apply`), and acks only after it landed; a failed batch is retried in place,
+before anything newer. A message that cannot be decoded is counted, logged once per
 batch and terminated (it would fail the same way on every redelivery).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections import Counter
 from typing import Final
 
 from google.protobuf.message import DecodeError
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from relay_core.errors import InvalidSyntax
 from relay_core.syntax import parse_did, parse_nsid
 from relay_proto.events.v1 import events_pb2
 from relay_proto.types.v1 import types_pb2
-from relay_runtime.jetstream import ensure_consumer, fetch_batch
+from relay_runtime.push_consumer import PushConsumer
 from relay_runtime.streams import INDEXER, ConsumerDef
 
 from relay_indexer import metrics
@@ -42,11 +45,11 @@ __all__ = ["account_status_from_proto", "consume_verified", "from_proto_verified
 logger = logging.getLogger(__name__)
 
 _PREFIX: Final = "ACCOUNT_STATUS_"
-_MAX_NAK_DELAY_SECONDS: Final = 30.0
+_FIRST_RETRY_SECONDS: Final = 0.1
+_MAX_RETRY_SECONDS: Final = 5.0
 _FILL_SECONDS: Final = 0.25
 """A batch that is not full waits this long for more: one Postgres and RocksDB write per ~batch
 instead of per handful of events (the index may be this much behind the firehose)."""
-_TOP_UP_SECONDS: Final = 0.05
 
 
 def account_status_from_proto(value: types_pb2.AccountStatus.ValueType) -> AccountStatus | None:
@@ -107,6 +110,7 @@ def _decode(messages: list[Msg]) -> tuple[list[IndexedEvent], list[Msg]]:
 
 
 async def consume_verified(
+    nc: NatsClient,
     js: JetStreamContext,
     applier: EventApplier,
     *,
@@ -119,34 +123,23 @@ async def consume_verified(
 
     `consumer` is the durable to read through (tests pass their own, on their own stream).
     """
-    await ensure_consumer(js, consumer)
-    subscription = await js.pull_subscribe_bind(durable=consumer.durable, stream=consumer.stream)
+    pushed = PushConsumer(nc, js, consumer)
+    # Re-created on start: what was delivered and never acked (a crash mid-batch) comes back
+    # first and in order, not after ack_wait behind newer events.
+    await pushed.start(recreate=True)
     try:
         while not stop.is_set():
-            messages = await fetch_batch(subscription, batch_size, fetch_timeout_seconds)
+            messages = await pushed.take(batch_size, fetch_timeout_seconds)
             if not messages:
                 continue
             if len(messages) < batch_size:
-                # The fill happens server-side: what arrives meanwhile is then pulled in one
-                # burst. A lingering pull for the rest would take each message as it
-                # arrives, with its own socket read and loop wake-ups: ~120 µs CPU per event more
-                # at ~840 events/s (bench_indexer.py --service).
+                # One Postgres and RocksDB write per ~batch instead of per handful of events: what
+                # arrives meanwhile is already here, pushed by the server.
                 await asyncio.sleep(_FILL_SECONDS)
-                messages += await fetch_batch(subscription, batch_size - len(messages), _TOP_UP_SECONDS)
+                messages += await pushed.take(batch_size - len(messages), 0.0)
             events, bad = _decode(messages)
-            with metrics.BATCH_SECONDS.time():
-                try:
-                    result = await applier.apply(events)
-                except Exception:
-                    logger.exception("applying a verified batch failed; nak", extra={"count": len(messages)})
-                    delivered = messages[0].metadata.num_delivered or 1
-                    for message in messages:
-                        await message.nak(delay=min(_MAX_NAK_DELAY_SECONDS, 0.1 * 2 ** (delivered - 1)))
-                    continue
-            for kind, count in Counter(type(event) for event in events).items():
-                metrics.EVENTS_INDEXED_TOTAL.labels(kind.__name__.removesuffix("Event").lower()).inc(count)
-            metrics.OPS_APPLIED_TOTAL.inc(result.ops_applied)
-            metrics.COMMITS_SKIPPED_TOTAL.inc(result.commits_skipped)
+            if not await _apply(applier, events, messages, pushed, stop):
+                return  # stopping with the batch unapplied: it comes back first next start
             for message in messages:
                 if message in bad:
                     await message.term()
@@ -155,4 +148,38 @@ async def consume_verified(
                 else:
                     await message.ack()
     finally:
-        await subscription.unsubscribe()
+        await pushed.stop()
+
+
+async def _apply(
+    applier: EventApplier,
+    events: list[IndexedEvent],
+    messages: list[Msg],
+    pushed: PushConsumer,
+    stop: asyncio.Event,
+) -> bool:
+    """Apply one batch, retrying in place until it lands (False: stopped first).
+
+    In place, not nak'ed: a nak'ed batch would come back after the events behind it, and a commit
+    applied after a newer one of the same repo is skipped as stale, its ops never indexed.
+    """
+    backoff = _FIRST_RETRY_SECONDS
+    while True:
+        with metrics.BATCH_SECONDS.time():
+            try:
+                result = await applier.apply(events)
+                break
+            except Exception:
+                logger.exception("applying a verified batch failed; retrying", extra={"count": len(messages)})
+        if stop.is_set():
+            return False
+        for message in [*messages, *pushed.buffered()]:
+            await message.in_progress()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), backoff)
+        backoff = min(backoff * 2, _MAX_RETRY_SECONDS)
+    for kind, count in Counter(type(event) for event in events).items():
+        metrics.EVENTS_INDEXED_TOTAL.labels(kind.__name__.removesuffix("Event").lower()).inc(count)
+    metrics.OPS_APPLIED_TOTAL.inc(result.ops_applied)
+    metrics.COMMITS_SKIPPED_TOTAL.inc(result.commits_skipped)
+    return True
