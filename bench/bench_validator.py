@@ -50,8 +50,8 @@ from relay_devstack.postgres import PostgresCluster
 from relay_proto.events.v1 import events_pb2
 from relay_proto.indexer.v1 import indexer_pb2, indexer_pb2_grpc
 from relay_proto.types.v1 import types_pb2
+from relay_runtime.gc_tuning import frozen_startup_objects
 from relay_runtime.jetstream import ensure_streams
-from relay_runtime.service import frozen_startup_objects
 from relay_runtime.streams import RAW_FRAMES, VERIFIED, partition_for_host, raw_frame_msg_id, raw_subject
 from relay_validator import metrics
 from relay_validator.account_state import AccountState

@@ -21,6 +21,7 @@ from prometheus_client import (
 
 __all__ = [
     "CONTENT_TYPE",
+    "GC_PAUSE_SECONDS",
     "GRPC_REQUESTS_TOTAL",
     "GRPC_REQUEST_SECONDS",
     "READY",
@@ -40,6 +41,13 @@ GRPC_REQUESTS_TOTAL: Final = Counter(
     "gRPC calls handled, by method and final status code.",
     ["service", "method", "code"],
 )
+GC_PAUSE_SECONDS: Final = Histogram(
+    "relay_gc_pause_seconds",
+    "Garbage collections (each stops the event loop), by generation (2 = full).",
+    ["service", "generation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+
 GRPC_REQUEST_SECONDS: Final = Histogram(
     "relay_grpc_server_request_seconds",
     "gRPC handler latency.",

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, Final, Self
 
@@ -26,6 +25,7 @@ from nats.js import JetStreamContext
 
 from relay_runtime import jetstream, metrics, tracing
 from relay_runtime.config import RuntimeConfig, config_for_log
+from relay_runtime.gc_tuning import frozen_startup_objects, keep_long_lived_frozen, observe_collections
 from relay_runtime.grpc_server import GrpcServer, open_channel
 from relay_runtime.ops_http import OpsServer
 from relay_runtime.readiness import CheckResult, Readiness
@@ -159,8 +159,14 @@ class ServiceRuntime:
         A coroutine that raises triggers shutdown and its exception is re-raised at the end.
         A coroutine that returns early is simply done; the service keeps serving.
         """
-        with frozen_startup_objects():
-            await self._serve(coroutines)
+        with frozen_startup_objects(), observe_collections(self.config.service):
+            maintenance = asyncio.create_task(keep_long_lived_frozen(), name="gc maintenance")
+            try:
+                await self._serve(coroutines)
+            finally:
+                maintenance.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await maintenance
 
     async def _serve(self, coroutines: tuple[Coroutine[Any, Any, None], ...]) -> None:
         await self.grpc.start()
@@ -210,23 +216,3 @@ class ServiceRuntime:
             metrics.READY.labels(self.config.service).set(1 if report.ready else 0)
             await self.grpc.set_serving(report.ready)
             await asyncio.sleep(_READINESS_INTERVAL_SECONDS)
-
-
-@contextlib.contextmanager
-def frozen_startup_objects() -> Iterator[None]:
-    """Keep what exists at startup out of the cyclic garbage collector's scans while serving.
-
-    Modules, protobuf descriptors, clients and config live as long as the process, yet every
-    full (generation 2) collection walks them all. Measured in the validator at 1,000 events/s: 4
-    full collections in 25 s, each stopping the event loop for ~30 ms, every partition at once,
-    which alone put ~0.6% of events 30 ms later. After a collection of what is garbage now, the
-    survivors are frozen (CPython's permanent generation; reference counting still frees them);
-    they are unfrozen on the way out, so a process that starts many runtimes (tests) does not
-    keep their cycles.
-    """
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
