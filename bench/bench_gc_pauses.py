@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import random
 import subprocess
@@ -29,7 +28,7 @@ import psutil
 from relay_core.cid import Cid
 from relay_core.syntax.did import Did
 from relay_core.syntax.tid import tid_from_time
-from relay_runtime.gc_tuning import frozen_startup_objects, keep_long_lived_frozen
+from relay_runtime.gc_tuning import frozen_startup_objects, keep_long_lived_frozen, timed_collections
 from relay_validator.account_state import AccountState
 from relay_validator.lru import ExpiringLru
 
@@ -54,19 +53,9 @@ async def _churn(args: argparse.Namespace, maintained: bool) -> dict[str, Any]:
     for i in range(args.entries):
         cache.put(Did(f"did:plc:{i:024d}"), _state(i, 0))
     pauses: dict[int, list[float]] = defaultdict(list)
-    started = 0.0
-
-    def on_gc(phase: str, info: dict[str, Any]) -> None:
-        nonlocal started
-        if phase == "start":
-            started = time.perf_counter()
-        else:
-            pauses[info["generation"]].append(time.perf_counter() - started)
-
     rng = random.Random(1)
     rss0 = psutil.Process().memory_info().rss
-    with frozen_startup_objects():
-        gc.callbacks.append(on_gc)
+    with frozen_startup_objects(), timed_collections(lambda gen, seconds: pauses[gen].append(seconds)):
         maintenance = (
             asyncio.create_task(
                 keep_long_lived_frozen(
@@ -89,7 +78,6 @@ async def _churn(args: argparse.Namespace, maintained: bool) -> dict[str, Any]:
             await asyncio.sleep(tick)
         if maintenance is not None:
             maintenance.cancel()
-        gc.callbacks.remove(on_gc)
     rss1 = psutil.Process().memory_info().rss
     out: dict[str, Any] = {"replaced": version, "rss_growth_mib": round((rss1 - rss0) / 2**20, 1)}
     for generation, values in sorted(pauses.items()):

@@ -18,8 +18,9 @@ from relay_indexer.verified_stream import consume_verified
 from relay_proto.events.v1 import events_pb2
 from relay_proto.types.v1 import types_pb2
 from relay_runtime import jetstream as jsx
-from relay_runtime.streams import ConsumerDef, Retention, StreamDef
+from relay_runtime.streams import ConsumerDef, Retention
 
+from tests.helpers.streams import scratch_stream
 from tests.integration.indexer.conftest import Stores
 
 pytestmark = pytest.mark.integration
@@ -41,6 +42,12 @@ def commit(did: str, rev: str, since: str, *ops: tuple[str, str]) -> events_pb2.
     )
 
 
+async def _verified_stream(jetstream: JetStreamContext, name: str) -> ConsumerDef:
+    """A VERIFIED-like limits stream of this test's own, and the indexer's durable on it."""
+    await jsx.ensure_streams(jetstream, [scratch_stream(name, Retention.LIMITS)])
+    return ConsumerDef(stream=name, durable="indexer", filter_subject=f"{name.lower()}.>", description="t")
+
+
 async def test_consumer_applies_and_acks(
     nats_client: NatsClient,
     jetstream: JetStreamContext,
@@ -50,13 +57,7 @@ async def test_consumer_applies_and_acks(
     stores: Stores,
 ) -> None:
     name = unique_name("V")
-    stream = StreamDef(
-        name=name, subjects=(f"{name.lower()}.*",), retention=Retention.LIMITS, description="test VERIFIED"
-    )
-    consumer = ConsumerDef(
-        stream=name, durable="indexer", filter_subject=f"{name.lower()}.>", description="t"
-    )
-    await jsx.ensure_streams(jetstream, [stream])
+    consumer = await _verified_stream(jetstream, name)
     messages = [
         commit(A, "3l00000000001", "", ("create", CUSTOM), ("create", "app.bsky.feed.post")),
         commit(B, "3l00000000001", "", ("create", CUSTOM)),
@@ -142,13 +143,7 @@ async def test_a_failed_batch_is_applied_again_before_anything_newer(
     applier: EventApplier,
 ) -> None:
     name = unique_name("V")
-    stream = StreamDef(
-        name=name, subjects=(f"{name.lower()}.*",), retention=Retention.LIMITS, description="test VERIFIED"
-    )
-    consumer = ConsumerDef(
-        stream=name, durable="indexer", filter_subject=f"{name.lower()}.>", description="t"
-    )
-    await jsx.ensure_streams(jetstream, [stream])
+    consumer = await _verified_stream(jetstream, name)
     revs = [f"3l0000000000{i}" for i in range(1, 6)]
     flaky = FlakyApplier(applier, failures=2)
     stop = asyncio.Event()

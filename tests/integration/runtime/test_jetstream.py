@@ -10,26 +10,16 @@ from opentelemetry import trace
 from relay_runtime import jetstream as jsx
 from relay_runtime.config import RuntimeConfig
 from relay_runtime.service import ServiceRuntime
-from relay_runtime.streams import ConsumerDef, Retention, StreamDef
+from relay_runtime.streams import ConsumerDef
 from relay_runtime.tracing import configure_tracing, context_from_headers
+
+from tests.helpers.streams import scratch_stream
 
 pytestmark = pytest.mark.integration
 
 
-def _stream(name: str) -> StreamDef:
-    return StreamDef(
-        name=name,
-        subjects=(f"{name.lower()}.*",),
-        retention=Retention.WORK_QUEUE,
-        description="test stream. Publisher: test. Consumer: test.",
-        max_age_seconds=60,
-        discard_new=True,
-        duplicate_window_seconds=30,
-    )
-
-
 async def test_ensure_streams_is_idempotent_and_updates_in_place(jetstream, unique_name) -> None:
-    definition = _stream(unique_name("S"))
+    definition = scratch_stream(unique_name("S"))
     await jsx.ensure_streams(jetstream, [definition])
     await jsx.ensure_streams(jetstream, [definition])
     await jsx.ensure_streams(jetstream, [dataclasses.replace(definition, max_age_seconds=120)])
@@ -40,7 +30,7 @@ async def test_ensure_streams_is_idempotent_and_updates_in_place(jetstream, uniq
 
 
 async def test_only_the_owner_updates_a_stream(jetstream, unique_name) -> None:
-    definition = dataclasses.replace(_stream(unique_name("S")), owner="firehose")
+    definition = dataclasses.replace(scratch_stream(unique_name("S")), owner="firehose")
     await jsx.ensure_streams(jetstream, [definition], service="validator")
     longer = dataclasses.replace(definition, max_age_seconds=120)
     await jsx.ensure_streams(jetstream, [longer], service="validator")
@@ -52,7 +42,7 @@ async def test_only_the_owner_updates_a_stream(jetstream, unique_name) -> None:
 
 async def test_publish_dedupes_and_consume_redelivers_failures_with_trace(jetstream, unique_name) -> None:
     configure_tracing("test")
-    definition = _stream(unique_name("S"))
+    definition = scratch_stream(unique_name("S"))
     subject = f"{definition.name.lower()}.0"
     await jsx.ensure_streams(jetstream, [definition])
     with trace.get_tracer("test").start_as_current_span("publish") as span:
@@ -91,7 +81,7 @@ async def test_publish_dedupes_and_consume_redelivers_failures_with_trace(jetstr
 
 async def test_service_runtime_connects_nats_and_reports_it_ready(nats_server, unique_name) -> None:
     config = RuntimeConfig(service="slurper", grpc_port=0, ops_port=0, nats_url=nats_server)
-    definition = _stream(unique_name("S"))
+    definition = scratch_stream(unique_name("S"))
     async with ServiceRuntime(config, uses_nats=True, streams=[definition], handle_signals=False) as runtime:
         assert runtime.nats.is_connected
         report = await runtime.readiness.evaluate()
@@ -106,7 +96,7 @@ async def test_service_runtime_connects_nats_and_reports_it_ready(nats_server, u
 
 
 async def test_fetch_batch_returns_what_is_there_without_waiting_to_fill(jetstream, unique_name) -> None:
-    definition = _stream(unique_name("S"))
+    definition = scratch_stream(unique_name("S"))
     subject = f"{definition.name.lower()}.0"
     await jsx.ensure_streams(jetstream, [definition])
     consumer = ConsumerDef(

@@ -10,7 +10,9 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from relay_runtime import jetstream as jsx
 from relay_runtime.push_consumer import PushConsumer
-from relay_runtime.streams import ConsumerDef, Retention, StreamDef
+from relay_runtime.streams import ConsumerDef, Retention
+
+from tests.helpers.streams import scratch_stream
 
 pytestmark = pytest.mark.integration
 
@@ -20,16 +22,7 @@ async def setup(
     nats_client: NatsClient, jetstream: JetStreamContext, unique_name
 ) -> AsyncIterator[tuple[ConsumerDef, str]]:
     name = unique_name("P")
-    stream = StreamDef(
-        name=name,
-        subjects=(f"{name.lower()}.*",),
-        retention=Retention.WORK_QUEUE,
-        description="test stream. Publisher: test. Consumer: test.",
-        max_age_seconds=60,
-        discard_new=True,
-        duplicate_window_seconds=30,
-    )
-    await jsx.ensure_streams(jetstream, [stream])
+    await jsx.ensure_streams(jetstream, [scratch_stream(name)])
     subject = f"{name.lower()}.0"
     consumer = ConsumerDef(
         stream=name,
@@ -140,15 +133,7 @@ async def test_recreate_on_a_limits_stream_resumes_after_the_ack_floor(
     """On a limits stream acked messages stay stored: a re-created consumer must not send them
     again, only what was never acked, in order."""
     name = unique_name("L")
-    stream = StreamDef(
-        name=name,
-        subjects=(f"{name.lower()}.*",),
-        retention=Retention.LIMITS,
-        description="test stream. Publisher: test. Consumer: test.",
-        max_age_seconds=60,
-        duplicate_window_seconds=30,
-    )
-    await jsx.ensure_streams(jetstream, [stream])
+    await jsx.ensure_streams(jetstream, [scratch_stream(name, Retention.LIMITS)])
     subject = f"{name.lower()}.0"
     definition = ConsumerDef(stream=name, durable=unique_name("c"), filter_subject=subject, description="t")
     try:

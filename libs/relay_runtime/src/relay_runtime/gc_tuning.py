@@ -23,12 +23,12 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from relay_runtime import metrics
 
-__all__ = ["frozen_startup_objects", "keep_long_lived_frozen", "observe_collections"]
+__all__ = ["frozen_startup_objects", "keep_long_lived_frozen", "observe_collections", "timed_collections"]
 
 FREEZE_EVERY_SECONDS: Final = 60.0
 FULL_COLLECTION_EVERY_SECONDS: Final = 600.0
@@ -71,9 +71,8 @@ async def keep_long_lived_frozen(
 
 
 @contextlib.contextmanager
-def observe_collections(service: str) -> Iterator[None]:
-    """Time every collection into ``relay_gc_pause_seconds{service, generation}`` meanwhile."""
-    histogram = metrics.GC_PAUSE_SECONDS
+def timed_collections(record: Callable[[int, float], None]) -> Iterator[None]:
+    """Call ``record(generation, seconds)`` after every collection meanwhile."""
     started = 0.0
 
     def on_gc(phase: str, info: dict[str, Any]) -> None:
@@ -81,10 +80,18 @@ def observe_collections(service: str) -> Iterator[None]:
         if phase == "start":
             started = time.perf_counter()
         else:
-            histogram.labels(service, str(info["generation"])).observe(time.perf_counter() - started)
+            record(info["generation"], time.perf_counter() - started)
 
     gc.callbacks.append(on_gc)
     try:
         yield
     finally:
         gc.callbacks.remove(on_gc)
+
+
+def observe_collections(service: str) -> contextlib.AbstractContextManager[None]:
+    """Time every collection into ``relay_gc_pause_seconds{service, generation}`` meanwhile."""
+    histogram = metrics.GC_PAUSE_SECONDS
+    return timed_collections(
+        lambda generation, seconds: histogram.labels(service, str(generation)).observe(seconds)
+    )
