@@ -48,6 +48,21 @@ async def _verified_stream(jetstream: JetStreamContext, name: str) -> ConsumerDe
     return ConsumerDef(stream=name, durable="indexer", filter_subject=f"{name.lower()}.>", description="t")
 
 
+async def _wait_until_acked(jetstream: JetStreamContext, name: str, count: int) -> None:
+    """Until the indexer's durable on stream `name` has acked (or terminated) `count` messages."""
+    info = None
+    for _ in range(200):
+        try:
+            info = await jetstream.consumer_info(name, "indexer")
+        except NotFoundError:  # the task has not created its consumer yet
+            await asyncio.sleep(0.05)
+            continue
+        if info.ack_floor.stream_seq == count and info.num_pending == 0:
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"consumer did not drain: {info}")
+
+
 async def test_consumer_applies_and_acks(
     nats_client: NatsClient,
     jetstream: JetStreamContext,
@@ -94,20 +109,8 @@ async def test_consumer_applies_and_acks(
             nats_client, jetstream, applier, stop=stop, consumer=consumer, fetch_timeout_seconds=0.2
         )
     )
-    info = None
     try:
-        for _ in range(100):
-            try:
-                info = await jetstream.consumer_info(name, "indexer")
-            except NotFoundError:  # the task has not created its consumer yet
-                await asyncio.sleep(0.05)
-                continue
-            done = info.delivered.stream_seq == len(messages) + 2
-            if done and info.num_pending == 0 and info.num_ack_pending == 0:
-                break
-            await asyncio.sleep(0.05)
-        else:
-            pytest.fail(f"consumer did not drain: {info}")
+        await _wait_until_acked(jetstream, name, len(messages) + 2)
     finally:
         stop.set()
         await task
@@ -172,13 +175,7 @@ async def test_a_failed_batch_is_applied_again_before_anything_newer(
             action = ("delete", "app.bsky.feed.post") if i == 4 else ("create", CUSTOM)
             body = commit(A, revs[i], revs[i - 1], action).SerializeToString()
             await jsx.publish(jetstream, f"{name.lower()}.x", body, msg_id=str(i))
-        for _ in range(200):
-            info = await jetstream.consumer_info(name, "indexer")
-            if info.ack_floor.stream_seq == len(revs):
-                break
-            await asyncio.sleep(0.05)
-        else:
-            pytest.fail(f"consumer did not drain: {info}")
+        await _wait_until_acked(jetstream, name, len(revs))
     finally:
         stop.set()
         await task
