@@ -85,7 +85,7 @@ async def _measure(args: argparse.Namespace, pipe: Connection, hostnames: list[s
     from relay_devstack.nats import NatsServer
     from relay_runtime import tracing
     from relay_runtime.jetstream import connect, ensure_streams
-    from relay_runtime.streams import RAW_FRAMES
+    from relay_runtime.streams import DEFAULT_RAW_PARTITIONS, RAW_FRAMES
     from relay_slurper.backoff import BackoffPolicy
     from relay_slurper.frame_publisher import FramePublisher
     from relay_slurper.host_address import parse_host
@@ -106,7 +106,9 @@ async def _measure(args: argparse.Namespace, pipe: Connection, hostnames: list[s
         nc = await connect(nats_server.start().client_url, name="bench-slurper")
         js = nc.jetstream()
         await ensure_streams(js, [RAW_FRAMES])
-        publisher = FramePublisher(js, partitions=8, max_in_flight=4096, ack_timeout_seconds=10.0)
+        publisher = FramePublisher(
+            js, partitions=DEFAULT_RAW_PARTITIONS, max_in_flight=4096, ack_timeout_seconds=10.0
+        )
         settings = SubscriptionSettings(
             ssl_context=client_ssl_context(""),
             dev_mode=True,

@@ -107,6 +107,7 @@ async def _measure(
 ) -> dict[str, float]:
     from relay_devstack.nats import NatsServer
     from relay_runtime.jetstream import connect
+    from relay_runtime.streams import DEFAULT_RAW_PARTITIONS
     from relay_slurper.backoff import BackoffPolicy
     from relay_slurper.frame_publisher import FramePublisher
     from relay_slurper.host_address import parse_host
@@ -128,7 +129,10 @@ async def _measure(
         nc = await connect(endpoints.client_url, name="bench-slurper")
         try:
             publisher = FramePublisher(
-                nc.jetstream(), partitions=8, max_in_flight=4096, ack_timeout_seconds=10.0
+                nc.jetstream(),
+                partitions=DEFAULT_RAW_PARTITIONS,
+                max_in_flight=4096,
+                ack_timeout_seconds=10.0,
             )
             if not default_buffers:
                 limit_tls_read_buffer(read_buffer)  # what Slurper() does at construction

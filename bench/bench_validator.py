@@ -52,7 +52,14 @@ from relay_proto.indexer.v1 import indexer_pb2, indexer_pb2_grpc
 from relay_proto.types.v1 import types_pb2
 from relay_runtime.gc_tuning import frozen_startup_objects
 from relay_runtime.jetstream import ensure_streams
-from relay_runtime.streams import RAW_FRAMES, VERIFIED, partition_for_host, raw_frame_msg_id, raw_subject
+from relay_runtime.streams import (
+    DEFAULT_RAW_PARTITIONS,
+    RAW_FRAMES,
+    VERIFIED,
+    partition_for_host,
+    raw_frame_msg_id,
+    raw_subject,
+)
 from relay_validator import metrics
 from relay_validator.account_state import AccountState
 from relay_validator.decode import decode_event
@@ -78,7 +85,7 @@ from tools.netsim.repo import PreparedEvent, RevClock, Signer, SimRepo
 
 HOST = "pds.bench"
 SEED = "bench-validator"
-PARTITIONS = 8
+PARTITIONS = DEFAULT_RAW_PARTITIONS
 """The production default of RELAY_RAW_PARTITIONS."""
 
 

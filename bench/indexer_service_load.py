@@ -5,11 +5,10 @@ The real service (`python -m relay_indexer`: NATS JetStream, Postgres, RocksDB, 
 child process; this process plays the validator. It publishes `VerifiedEvent`s on VERIFIED at a
 steady rate with netsim's mix (95% 1-op commits, 3% #identity, 2% deactivations followed by a
 reactivation; commit frames of realistic size), and persists account states the way the
-validator's persister does: one task per RAW partition (hosts hashed as the slurper does), each
-sleeping 50 ms, then writing every DID whose state changed meanwhile in one `UpsertAccounts`,
-one at a time. CPU is the child's user+system time (psutil) from the first event until the
-consumer has acked everything and the last write returned; Postgres's (postmaster and children)
-over the same window is reported beside it.
+validator's `AccountWriter` does for all its partitions: every 50 ms, every DID whose state
+changed meanwhile in one `UpsertAccounts`, one call at a time. CPU is the child's user+system
+time (psutil) from the first event until the consumer has acked everything and the last write
+returned; Postgres's (postmaster and children) over the same window is reported beside it.
 
 Phases, each repeated: `verified` (events only), `upserts` (the persister's writes only, for the
 same events), `both` (what the pipeline does), and `idle` (no load, the fixed cost per second).
@@ -39,10 +38,9 @@ from relay_devstack.postgres import PostgresCluster
 from relay_proto.events.v1 import events_pb2
 from relay_proto.indexer.v1 import indexer_pb2 as pb, indexer_pb2_grpc
 from relay_proto.types.v1 import types_pb2
-from relay_runtime.streams import INDEXER, VERIFIED, partition_for_host, verified_subject
+from relay_runtime.streams import INDEXER, VERIFIED, verified_subject
 
 _REPO = Path(__file__).resolve().parents[1]
-_PARTITIONS = 8
 _GROUP_SECONDS = 0.05
 _TICK_SECONDS = 0.01
 _FRAME_BYTES = 1_600
@@ -77,7 +75,7 @@ class PhaseResult:
 
 @dataclass
 class _Persister:
-    """One partition's writer, as the validator's persister groups its writes."""
+    """The replica's one writer, as the validator's `AccountWriter` groups its writes."""
 
     stub: indexer_pb2_grpc.IndexerServiceStub
     changed: dict[str, _Account] = field(default_factory=dict)
@@ -296,7 +294,7 @@ class IndexerUnderLoad:
         assert self._nc is not None
         js = self._nc.jetstream()
         publish, persist = name in ("verified", "both"), name in ("upserts", "both")
-        persisters = [_Persister(self.stub()) for _ in range(_PARTITIONS)]
+        persisters = [_Persister(self.stub())]
         stop = asyncio.Event()
         tasks = [asyncio.create_task(p.run(stop)) for p in persisters] if persist else []
         cpu0, pg0, t0 = self._cpu(), self._postgres_cpu(), time.monotonic()
@@ -308,7 +306,7 @@ class IndexerUnderLoad:
                 if publish:
                     await self._nc.publish(verified_subject(event.kind), event.SerializeToString())
                 if persist:
-                    persisters[partition_for_host(account.host, _PARTITIONS)].changed[account.did] = account
+                    persisters[0].changed[account.did] = account
             sent += due
             await self._nc.flush()
             await asyncio.sleep(_TICK_SECONDS)
