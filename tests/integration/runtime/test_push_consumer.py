@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import nats
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from relay_devstack.nats import NatsServer
 from relay_runtime import jetstream as jsx
 from relay_runtime.push_consumer import PushConsumer
 from relay_runtime.streams import ConsumerDef, Retention
 
+from tests.helpers.ports import free_port
 from tests.helpers.streams import scratch_stream
 
 pytestmark = pytest.mark.integration
@@ -158,3 +162,45 @@ async def test_recreate_on_a_limits_stream_resumes_after_the_ack_floor(
         await second.stop()
     finally:
         await jetstream.delete_stream(name)
+
+
+async def test_after_a_reconnect_delivery_starts_again_at_the_first_unacked(tmp_path, unique_name) -> None:
+    """Messages in flight when the connection drops would come back only after ack_wait, behind
+    newer ones; after the reconnect the consumer is re-created and delivers them first."""
+    server = NatsServer(
+        tmp_path / "store", client_port=free_port(), monitor_port=0, log_path=tmp_path / "log"
+    )
+    url = server.start().client_url
+    nc = await nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
+    js = nc.jetstream()
+    try:
+        name = unique_name("R")
+        await jsx.ensure_streams(js, [scratch_stream(name)])
+        subject = f"{name.lower()}.0"
+        definition = ConsumerDef(stream=name, durable="c", filter_subject=subject, description="t")
+        assert definition.ack_wait_seconds >= 30
+        consumer = PushConsumer(nc, js, definition)
+        await consumer.start(recreate=True)
+        await _publish(js, subject, [b"a", b"b", b"c"])
+        got = []
+        while len(got) < 3:
+            got += await consumer.take(10, 2.0)
+        await got[0].ack_sync()  # "b" and "c" stay unacked, as if lost on the way
+
+        server.stop()
+        server.start()  # same port and store: the stream and the durable survive
+        for _ in range(100):
+            if nc.is_connected and nc.stats["reconnects"] > 0:
+                break
+            await asyncio.sleep(0.05)
+        await _publish(js, subject, [b"d"])
+        again: list[Msg] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5.0  # far below ack_wait
+        while len(again) < 3 and loop.time() < deadline:
+            again += await consumer.take(10, 0.5)
+        assert [m.data for m in again] == [b"b", b"c", b"d"]
+        await consumer.stop()
+    finally:
+        await nc.close()
+        server.stop()

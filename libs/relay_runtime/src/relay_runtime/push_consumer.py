@@ -10,22 +10,29 @@ batch is already here when the loop asks for it.
 
 Ordering: the server delivers in stream order. A message comes again only after ``ack_wait``
 without an ack or ``in_progress``, so a loop that holds messages (a stall) must keep marking
-everything it has, including what is still buffered here (`buffered`).
+everything it has, including what is still buffered here (`buffered`). Messages in flight when the
+connection drops are lost on the way and would come back only after ``ack_wait``, behind newer
+ones; so after the client reconnects, the consumer is re-created (`start(recreate=True)`) before
+anything more is handed out: delivery starts again at the first unacked message, in order. What
+the caller already holds then comes twice; the second copy is marked redelivered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Final
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy
 from nats.js.errors import NotFoundError
 
+from relay_runtime.errors import StreamSetupError
 from relay_runtime.jetstream import ensure_consumer
 from relay_runtime.streams import ConsumerDef
 
@@ -52,6 +59,7 @@ class PushConsumer:
         self._buffer: list[Msg] = []
         self._ready = asyncio.Event()
         self._subscription: Subscription | None = None
+        self._reconnects = 0
 
     async def start(self, *, recreate: bool) -> None:
         """Subscribe a fresh inbox, then create the consumer delivering to it.
@@ -62,6 +70,7 @@ class PushConsumer:
         again (on a limits stream it would: those messages are still stored). The inbox is
         subscribed before the consumer exists, so nothing the server sends is missed.
         """
+        reconnects = self._nc.stats["reconnects"]
         inbox = self._nc.new_inbox()
         # The buffer is bounded by max_ack_pending; nats-py's own queue only passes through.
         self._subscription = await self._nc.subscribe(inbox, cb=self._receive)
@@ -78,12 +87,14 @@ class PushConsumer:
             except NotFoundError:
                 pass
         await ensure_consumer(self._js, self._definition, deliver_subject=inbox, start_sequence=start)
+        self._reconnects = reconnects
 
     async def stop(self) -> None:
         """Stop receiving; unacked messages stay with the server for the next owner."""
         if self._subscription is not None:
-            await self._subscription.unsubscribe()
-            self._subscription = None
+            subscription, self._subscription = self._subscription, None
+            with contextlib.suppress(NatsError):
+                await subscription.unsubscribe()
         self._buffer.clear()
 
     async def _receive(self, msg: Msg) -> None:
@@ -94,7 +105,19 @@ class PushConsumer:
 
     async def take(self, limit: int, timeout_seconds: float) -> list[Msg]:
         """Up to ``limit`` messages, oldest first, as soon as there is one; [] after
-        ``timeout_seconds`` with none."""
+        ``timeout_seconds`` with none (also while a re-creation after a reconnect keeps failing:
+        the next call tries again).
+        """
+        if self._nc.stats["reconnects"] != self._reconnects:
+            durable = self._definition.durable
+            logger.info("re-creating consumer after reconnect", extra={"consumer": durable})
+            await self.stop()
+            try:
+                await self.start(recreate=True)
+            except (NatsError, StreamSetupError, TimeoutError) as exc:
+                logger.warning("re-creating consumer failed", extra={"consumer": durable, "error": repr(exc)})
+                await asyncio.sleep(min(timeout_seconds, 1.0))
+                return []
         if not self._buffer:
             self._ready.clear()
             try:
