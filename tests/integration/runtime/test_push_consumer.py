@@ -118,8 +118,7 @@ async def test_in_progress_on_buffered_messages_keeps_them_from_coming_back(
         # Stall for 2.5 × ack_wait, marking everything in progress as the partition loop does;
         # a redelivered copy would show up in the buffer.
         for _ in range(5):
-            for msg in [*held, *consumer.buffered()]:
-                await msg.in_progress()
+            await consumer.keep_in_progress(held)
             await asyncio.sleep(definition.ack_wait_seconds / 2)
             assert [m.data for m in consumer.buffered()] == [b"y", b"z"]
         rest = await consumer.take(10, 0.2)

@@ -10,7 +10,7 @@ batch is already here when the loop asks for it.
 
 Ordering: the server delivers in stream order. A message comes again only after ``ack_wait``
 without an ack or ``in_progress``, so a loop that holds messages (a stall) must keep marking
-everything it has, including what is still buffered here (`buffered`). Messages in flight when the
+everything it has, including what is still buffered here (`keep_in_progress`). Messages in flight when the
 connection drops are lost on the way and would come back only after ``ack_wait``, behind newer
 ones; so after the client reconnects, the consumer is re-created (`start(recreate=True)`) before
 anything more is handed out: delivery starts again at the first unacked message, in order. What
@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Final
 
 from nats.aio.client import Client as NatsClient
@@ -81,7 +82,7 @@ class PushConsumer:
                 info = await self._js.consumer_info(stream, durable)
                 # A work queue holds only what was never acked (and takes only "deliver all").
                 if (await self._js.stream_info(stream)).config.retention != RetentionPolicy.WORK_QUEUE:
-                    floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
+                    floor = info.ack_floor.stream_seq if info.ack_floor else None
                     start = (floor or 0) + 1
                 await self._js.delete_consumer(stream, durable)
             except NotFoundError:
@@ -130,5 +131,11 @@ class PushConsumer:
         return taken
 
     def buffered(self) -> list[Msg]:
-        """Messages received and not taken yet (to mark in progress during a stall)."""
+        """Messages received and not taken yet."""
         return list(self._buffer)
+
+    async def keep_in_progress(self, held: Sequence[Msg]) -> None:
+        """Mark `held` (taken, not acked) and everything buffered behind it in progress: during a
+        stall, ack_wait would otherwise send them again, out of order."""
+        for msg in [*held, *self._buffer]:
+            await msg.in_progress()

@@ -173,8 +173,7 @@ async def _apply(
                 logger.exception("applying a verified batch failed; retrying", extra={"count": len(messages)})
         if stop.is_set():
             return False
-        for message in [*messages, *pushed.buffered()]:
-            await message.in_progress()
+        await pushed.keep_in_progress(messages)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), backoff)
         backoff = min(backoff * 2, _MAX_RETRY_SECONDS)

@@ -68,9 +68,7 @@ class PartitionLoop:
         fetch_timeout_seconds: float,
         retry_seconds: float,
     ) -> None:
-        self._nc = nc
-        self._js = js
-        self._consumer: PushConsumer | None = None
+        self._consumer = PushConsumer(nc, js, validator_consumer(partition))
         self.partition = partition
         self._validation = validation
         self._batch = batch_size
@@ -81,8 +79,7 @@ class PartitionLoop:
         self._persister = Persister(validation, partition)
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = PushConsumer(self._nc, self._js, validator_consumer(self.partition))
-        self._consumer = consumer
+        consumer = self._consumer
         await consumer.start(recreate=True)
         logger.info("partition owned", extra={"partition": self.partition})
         try:
@@ -96,7 +93,6 @@ class PartitionLoop:
             await self._persister.drain()
         finally:
             self._persister.cancel()
-            self._consumer = None
             await consumer.stop()
 
     async def _finish(self, msgs: list[Msg], stop: asyncio.Event) -> None:
@@ -152,10 +148,7 @@ class PartitionLoop:
                     stalled = True
                     metrics.STALLED_PARTITIONS.inc()
                 metrics.STALLED_FRAMES.set(len(items) - start)
-                # Everything delivered and not acked, or ack_wait would send it again, out of order.
-                buffered = self._consumer.buffered() if self._consumer is not None else []
-                for msg in [*msgs[start:], *buffered]:
-                    await msg.in_progress()
+                await self._consumer.keep_in_progress(msgs[start:])
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
         finally:

@@ -177,14 +177,14 @@ class Validation:
         metrics.CACHE_LOOKUPS_TOTAL.labels("identity", "hit").inc(len(out))
         if missing:
             metrics.CACHE_LOOKUPS_TOTAL.labels("identity", "miss").inc(len(missing))
-        if purge and missing:
-            fresh, stale_ok = await asyncio.gather(
-                self._identities.resolve(purge, fresh=True), self._identities.resolve(missing, fresh=False)
-            )
-            out.update(self._remember(fresh))
-            out.update(self._remember(stale_ok))
-        elif purge or missing:
-            out.update(self._remember(await self._identities.resolve(purge or missing, fresh=bool(purge))))
+        calls = []
+        if purge:
+            calls.append(self._identities.resolve(purge, fresh=True))
+        if missing:
+            calls.append(self._identities.resolve(missing, fresh=False))
+        if calls:
+            for resolved in await asyncio.gather(*calls):
+                out.update(self._remember(resolved))
         return out
 
     def _remember(
