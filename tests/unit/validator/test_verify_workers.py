@@ -27,7 +27,7 @@ from relay_validator.judge import Context, judge
 from relay_validator.precomputed import Precomputed, from_outcome
 from relay_validator.verdict import Accept, Drop, Verdict
 from relay_validator.verify_pool import VerifyPool
-from relay_validator.verify_worker import COMMIT, ERROR, OK, SYNC, Job, verify_jobs
+from relay_validator.verify_worker import ERROR, OK, Job, verify_jobs
 
 from tests.unit.validator.sim import HOST, new_repo
 from tools.netsim.broken import BrokenKind
@@ -125,15 +125,7 @@ def _jobs(
         strict = True
         if isinstance(event, CommitEvent):
             strict = (state is not None and state.data_cid is not None) or event.prev_data is not None
-        jobs.append(
-            (
-                COMMIT if isinstance(event, CommitEvent) else SYNC,
-                frame,
-                key.curve.value,
-                key.compressed,
-                strict,
-            )
-        )
+        jobs.append((event, key.curve.value, key.compressed, strict))
         slots.append((index, key, strict))
     return jobs, slots
 

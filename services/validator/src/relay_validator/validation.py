@@ -50,7 +50,7 @@ from relay_validator.resolver_client import IdentitySource
 from relay_validator.verdict import Accept, AwaitIdentity, Drop, RefreshIdentity
 from relay_validator.verified_publisher import Outgoing, VerifiedPublisher
 from relay_validator.verify_pool import VerifyPool
-from relay_validator.verify_worker import COMMIT, SYNC, Job
+from relay_validator.verify_worker import Job
 
 __all__ = ["CachePolicy", "Item", "Judged", "Validation", "decode_item"]
 
@@ -381,9 +381,9 @@ class Validation:
             if raw is None:
                 continue
             if type(decoded) is CommitEvent:
-                kind, did = COMMIT, decoded.repo
+                did = decoded.repo
             elif type(decoded) is SyncEvent:
-                kind, did = SYNC, decoded.did
+                did = decoded.did
             else:
                 continue
             identity = identities.get(did)
@@ -396,7 +396,7 @@ class Validation:
                     continue
                 strict = (state is not None and state.data_cid is not None) or decoded.prev_data is not None
             key = identity.signing_key
-            jobs.append((kind, raw.frame, key.curve.value, key.compressed, strict))
+            jobs.append((decoded, key.curve.value, key.compressed, strict))
             slots.append((index, key, strict))
         if len(jobs) < self._verifier.min_batch:
             return out  # cheaper inline than a round trip (see `VerifyPool`)

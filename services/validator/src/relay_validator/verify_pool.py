@@ -1,8 +1,8 @@
 """A small pool of worker processes that verify frames for the asyncio process.
 
 Verification (`verify_worker`) is most of the CPU per commit, and all of it stateless, so a
-replica can use more than one core: the asyncio process ships a batch's frames with their keys
-(bytes in, one pickled list per worker) and gets small outcomes back, while every stateful
+replica can use more than one core: the asyncio process ships a batch's decoded events with their
+keys (one pickled list per worker) and gets small outcomes back, while every stateful
 check stays with it, in partition order. A batch goes to the idle workers at the time, split in
 contiguous chunks (at least `min_chunk` jobs each), so one busy partition still uses every
 worker; with several partitions each batch tends to go to one worker whole.
@@ -42,7 +42,7 @@ _ATTEMPTS: Final = 2
 _JOIN_SECONDS: Final = 2.0
 DEFAULT_MIN_BATCH: Final = 16
 """A round trip costs the main process about one inline verification (~130 µs) and the whole
-machine more than that (the worker decodes the frame again): small batches, which mean the main
+machine more than that: small batches, which mean the main
 process is not busy, are cheaper verified inline, and big ones, which mean it is, go to workers."""
 _READY_SECONDS: Final = 30.0
 """Time for a new worker to import relay_core and report ready."""

@@ -1,10 +1,11 @@
-"""What a verify worker process runs: frame decode + `verify_commit_event`/`verify_sync_event`.
+"""What a verify worker process runs: `verify_commit_event`/`verify_sync_event`.
 
-Stateless on purpose: a job is the frame bytes, the key to check the signature with, the
-`strict` flag and the clock, so the answer depends on nothing else and the main process can
-tell whether it applies to the inputs `judge` ends up with (`relay_validator.precomputed`).
-Results are small tuples (a CID or two, or an error's class, message and reason), never event
-objects: pickling a decoded `CommitEvent` costs more than decoding the frame again.
+Stateless on purpose: a job is the event the main process decoded, the key to check the
+signature with, the `strict` flag and the clock, so the answer depends on nothing else and the
+main process can tell whether it applies to the inputs `judge` ends up with
+(`relay_validator.precomputed`). Events travel in their compact pickled form (flat raw fields,
+see `CommitEvent.__reduce__`), which is cheaper to rebuild than the frame is to decode again.
+Results are small tuples (a CID or two, or an error's class, message and reason).
 
 This module imports only relay_core, so a worker starts fast and holds nothing of the service;
 `VerifyPool` runs it as `python -m relay_validator.verify_worker <fd>`.
@@ -19,25 +20,21 @@ from multiprocessing.connection import Connection
 from typing import Final
 
 from relay_core.errors import RelayError
-from relay_core.firehose.events import CommitEvent, SyncEvent, decode_event
+from relay_core.firehose.events import CommitEvent, SyncEvent
 from relay_core.firehose.verify import verify_commit_event, verify_sync_event
 from relay_core.keys import Curve, PublicKey
 
 __all__ = [
-    "COMMIT",
     "ERROR",
     "OK",
     "READY",
     "SKIPPED",
-    "SYNC",
     "Job",
     "Outcome",
     "serve",
     "verify_jobs",
 ]
 
-COMMIT: Final = 0
-SYNC: Final = 1
 OK: Final = 0
 ERROR: Final = 1
 SKIPPED: Final = 2
@@ -45,12 +42,12 @@ _KEY_CACHE_ENTRIES: Final = 50_000
 READY: Final = b"ready"
 """A worker's first message: its signal handling is in place and it takes jobs."""
 
-Job = tuple[int, bytes, str, bytes, bool]
-"""(COMMIT|SYNC, frame, key curve, compressed key point, strict)."""
+Job = tuple[CommitEvent | SyncEvent, str, bytes, bool]
+"""(event, key curve, compressed key point, strict)."""
 Outcome = tuple[int, bytes, bytes] | tuple[int, str, str, str] | tuple[int]
 """(OK, commit CID, data CID) | (ERROR, RelayError class name, message, reason) | (SKIPPED,):
-the frame did not decode to the kind the main process saw, or something other than a
-`RelayError` was raised (the main process then verifies inline and meets it there)."""
+something other than a `RelayError` was raised (the main process then verifies inline and
+meets it there)."""
 
 _keys: dict[tuple[str, bytes], PublicKey] = {}
 
@@ -65,21 +62,18 @@ def _key(curve: str, compressed: bytes) -> PublicKey:
 
 
 def _one(job: Job, now_us: int) -> Outcome:
-    kind, frame, curve, compressed, strict = job
+    event, curve, compressed, strict = job
     try:
-        event = decode_event(frame)
         key = _key(curve, compressed)
-        if kind == COMMIT and type(event) is CommitEvent:
+        if isinstance(event, CommitEvent):
             commit = verify_commit_event(event, signing_key=key, now_us=now_us, strict=strict)
             return (OK, commit.commit_cid.raw, commit.data.raw)
-        if kind == SYNC and type(event) is SyncEvent:
-            sync = verify_sync_event(event, signing_key=key, now_us=now_us)
-            return (OK, sync.commit_cid.raw, sync.data.raw)
+        sync = verify_sync_event(event, signing_key=key, now_us=now_us)
+        return (OK, sync.commit_cid.raw, sync.data.raw)
     except RelayError as exc:
         return (ERROR, type(exc).__name__, str(exc), exc.reason)
     except Exception:
-        pass
-    return (SKIPPED,)
+        return (SKIPPED,)
 
 
 def verify_jobs(jobs: list[Job], now_us: int) -> list[Outcome]:

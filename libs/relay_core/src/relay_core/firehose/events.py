@@ -109,6 +109,34 @@ class CommitEvent:
     rebase: bool
     """Legacy, unused since sync v1.1."""
 
+    def __reduce__(self) -> tuple[Callable[..., CommitEvent], tuple[Any, ...]]:
+        # Pickled flat (raw bytes and strings, no nested objects) for the validator's verify
+        # workers: ~1.5 µs to pickle and ~3 to rebuild, against ~11 to decode the frame again.
+        ops = tuple(
+            (
+                op.action.value,
+                op.path,
+                None if op.cid is None else op.cid.raw,
+                None if op.prev is None else op.prev.raw,
+            )
+            for op in self.ops
+        )
+        return _commit_from_pickle, (
+            self.seq,
+            self.repo,
+            self.rev.value,
+            None if self.since is None else self.since.value,
+            self.commit.raw,
+            self.blocks,
+            ops,
+            tuple(blob.raw for blob in self.blobs),
+            None if self.prev_data is None else self.prev_data.raw,
+            self.time.raw,
+            self.time.epoch_us,
+            self.too_big,
+            self.rebase,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class SyncEvent:
@@ -119,6 +147,16 @@ class SyncEvent:
     rev: str
     """Lexicon types this as a plain string; verification checks it equals the commit's TID."""
     time: Datetime
+
+    def __reduce__(self) -> tuple[Callable[..., SyncEvent], tuple[Any, ...]]:
+        return _sync_from_pickle, (
+            self.seq,
+            self.did,
+            self.blocks,
+            self.rev,
+            self.time.raw,
+            self.time.epoch_us,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +197,56 @@ _make_tid = trusted_constructor(Tid)
 _TID_FULLMATCH = TID_PATTERN.fullmatch
 _DID_PLAIN_FULLMATCH = DID_PLAIN_PATTERN.fullmatch
 _make_commit_event = trusted_constructor(CommitEvent)
+_make_sync_event = trusted_constructor(SyncEvent)
+_make_datetime = trusted_constructor(Datetime)
 _new_cid = Cid._trusted
+
+
+# Pickle is only ever fed what this process family wrote itself (it is unsafe for anything else),
+# so these rebuild the checked values with the trusted constructors and check nothing again.
+def _commit_from_pickle(
+    seq: int,
+    repo: Did,
+    rev: str,
+    since: str | None,
+    commit: bytes,
+    blocks: bytes,
+    ops: tuple[tuple[str, str, bytes | None, bytes | None], ...],
+    blobs: tuple[bytes, ...],
+    prev_data: bytes | None,
+    time_raw: str,
+    time_us: int,
+    too_big: bool,
+    rebase: bool,
+) -> CommitEvent:
+    return _make_commit_event(
+        seq,
+        repo,
+        _make_tid(rev),
+        None if since is None else _make_tid(since),
+        _new_cid(commit),
+        blocks,
+        tuple(
+            _make_repo_op(
+                _ACTIONS[action],
+                path,
+                None if cid is None else _new_cid(cid),
+                None if prev is None else _new_cid(prev),
+            )
+            for action, path, cid, prev in ops
+        ),
+        tuple(map(_new_cid, blobs)),
+        None if prev_data is None else _new_cid(prev_data),
+        _make_datetime(time_raw, time_us),
+        too_big,
+        rebase,
+    )
+
+
+def _sync_from_pickle(seq: int, did: Did, blocks: bytes, rev: str, time_raw: str, time_us: int) -> SyncEvent:
+    return _make_sync_event(seq, did, blocks, rev, _make_datetime(time_raw, time_us))
+
+
 _COMMIT_HEADER: Final = _ipld_encode({"op": 1, "t": "#commit"})
 _COMMIT_HEADER_LEN: Final = len(_COMMIT_HEADER)
 
