@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from relay_core._fastinit import trusted_constructor
 from relay_core.commit import Commit
+from relay_core.fastinit import trusted_constructor
 from relay_core.firehose.events import CommitEvent, RepoOp
 from relay_core.firehose.verify import VerifiedCommit
 from relay_core.syntax.datetime import Datetime, parse_datetime

@@ -17,10 +17,10 @@ from typing import Any, Final
 
 import libipld
 
-from relay_core._fastinit import trusted_constructor
 from relay_core.cbor import decode_dag_cbor, encode_dag_cbor
 from relay_core.cid import CID_BYTES_LEN, Cid
 from relay_core.errors import InvalidCommit, InvalidData, InvalidSyntax
+from relay_core.fastinit import trusted_constructor
 from relay_core.keys import PrivateKey, PublicKey
 from relay_core.signatures import verify_signature
 from relay_core.syntax.did import Did, parse_did

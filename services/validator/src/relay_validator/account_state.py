@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from relay_core.cid import Cid
+from relay_core.fastinit import trusted_constructor
 from relay_core.statuses import AccountStatus
 from relay_core.syntax.did import Did
 from relay_core.syntax.tid import Tid
 
-__all__ = ["BLOCKING_STATUSES", "AccountState", "AccountStatus", "combined_status"]
+__all__ = ["BLOCKING_STATUSES", "AccountState", "AccountStatus", "combined_status", "with_head"]
 
 
 BLOCKING_STATUSES: Final = frozenset(
@@ -57,6 +58,26 @@ class AccountState:
     @property
     def status(self) -> AccountStatus:
         return combined_status(self)
+
+
+_make_state = trusted_constructor(AccountState)
+
+
+def with_head(state: AccountState, rev: Tid, commit_cid: Cid, data_cid: Cid) -> AccountState:
+    """`state` after a verified commit or sync: the new repo head, and in sync again.
+
+    What `dataclasses.replace` would give, in a quarter of its time (once per accepted event).
+    """
+    return _make_state(
+        did=state.did,
+        host=state.host,
+        upstream_status=state.upstream_status,
+        local_status=state.local_status,
+        desynchronized=False,
+        rev=rev,
+        commit_cid=commit_cid,
+        data_cid=data_cid,
+    )
 
 
 def combined_status(state: AccountState) -> AccountStatus:

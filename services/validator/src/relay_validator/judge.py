@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from relay_core.errors import BrokenChain, InvalidSignature, InvalidSyntax, RelayError
+from relay_core.fastinit import trusted_constructor
 from relay_core.firehose.events import AccountEvent, CommitEvent, IdentityEvent, SyncEvent, event_body
 from relay_core.firehose.frames import encode_frame
 from relay_core.firehose.verify import (
@@ -56,7 +57,13 @@ from relay_core.keys import PublicKey
 from relay_core.syntax.did import parse_relay_did
 from relay_core.syntax.tid import Tid, parse_tid
 
-from relay_validator.account_state import BLOCKING_STATUSES, AccountState, AccountStatus, combined_status
+from relay_validator.account_state import (
+    BLOCKING_STATUSES,
+    AccountState,
+    AccountStatus,
+    combined_status,
+    with_head,
+)
 from relay_validator.decode import RelayedEvent
 from relay_validator.drop_reason import DropReason, reason_of
 from relay_validator.identity import AccountIdentity, FailureKind, IdentityFailure
@@ -76,6 +83,10 @@ from relay_validator.verdict import (
 )
 
 __all__ = ["Context", "event_did", "judge"]
+
+_make_publication = trusted_constructor(Publication)
+_make_commit_details = trusted_constructor(CommitDetails)
+_make_accept = trusted_constructor(Accept)
 
 _STATUS_REASONS = {
     AccountStatus.TAKENDOWN: DropReason.ACCOUNT_TAKENDOWN,
@@ -250,29 +261,34 @@ def _judge_commit_chain(
         return _broken_chain(
             evt, state, f"prevData {evt.prev_data} is not the stored data CID {state.data_cid}"
         )
-    new_state = replace(
-        state, rev=verified.rev, commit_cid=verified.commit_cid, data_cid=verified.data, desynchronized=False
+    new_state = with_head(state, verified.rev, verified.commit_cid, verified.data)
+    # The usual accepted commit, built with trusted constructors: every value is checked or ours.
+    publication = _make_publication(
+        kind=EventKind.COMMIT,
+        did=new_state.did,
+        frame=ctx.frame,
+        rev=evt.rev.value,
+        event_time=evt.time.raw,
+        details=_make_commit_details(
+            commit_cid=verified.commit_cid,
+            data_cid=verified.data,
+            prev_data_cid=evt.prev_data,
+            since=None if evt.since is None else evt.since.value,
+            ops=evt.ops,
+        ),
+        derived=False,
     )
-    publications = []
-    if state.desynchronized:
-        publications.append(_account_publication(new_state, evt.seq, evt.time.raw, upstream_active=True))
-    publications.append(
-        Publication(
-            kind=EventKind.COMMIT,
-            did=new_state.did,
-            frame=ctx.frame,
-            rev=evt.rev.value,
-            event_time=evt.time.raw,
-            details=CommitDetails(
-                commit_cid=verified.commit_cid,
-                data_cid=verified.data,
-                prev_data_cid=evt.prev_data,
-                since=None if evt.since is None else evt.since.value,
-                ops=evt.ops,
-            ),
-        )
+    publications = (
+        (_account_publication(new_state, evt.seq, evt.time.raw, upstream_active=True), publication)
+        if state.desynchronized
+        else (publication,)
     )
-    return Accept(tuple(publications), new_state, created, verified.signed_by != identity.signing_key)
+    return _make_accept(
+        publications=publications,
+        state=new_state,
+        created=created,
+        earlier_key=verified.signed_by != identity.signing_key,
+    )
 
 
 def _broken_chain(evt: CommitEvent, state: AccountState, detail: str) -> Drop:
@@ -306,9 +322,7 @@ def _judge_sync(
     if state.rev is not None and verified.rev < state.rev:
         reason = DropReason.REDELIVERED_STALE if ctx.redelivered else DropReason.SYNC_REV_ROLLBACK
         return Drop(reason, f"#sync rev {verified.rev} is below stored rev {state.rev}")
-    new_state = replace(
-        state, rev=verified.rev, commit_cid=verified.commit_cid, data_cid=verified.data, desynchronized=False
-    )
+    new_state = with_head(state, verified.rev, verified.commit_cid, verified.data)
     publications = [
         Publication(
             kind=EventKind.SYNC,

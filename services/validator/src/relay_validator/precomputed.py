@@ -17,6 +17,7 @@ from typing import Final, cast
 from relay_core import errors
 from relay_core.cid import Cid
 from relay_core.errors import RelayError
+from relay_core.fastinit import trusted_constructor
 from relay_core.firehose.events import CommitEvent, SyncEvent
 from relay_core.keys import PublicKey
 from relay_core.syntax.tid import Tid, parse_tid
@@ -80,6 +81,11 @@ class Precomputed:
         raise cls(message, reason=reason)
 
 
+_make_head = trusted_constructor(VerifiedHead)
+_make_precomputed = trusted_constructor(Precomputed)
+_new_cid = Cid._trusted
+
+
 def from_outcome(
     decoded: RelayedEvent | Drop, signing_key: PublicKey, strict: bool, now_us: int, outcome: Outcome
 ) -> Precomputed | None:
@@ -94,8 +100,9 @@ def from_outcome(
             rev = parse_tid(decoded.rev)
         else:
             return None
-        head = VerifiedHead(Cid.from_bytes(commit_raw), Cid.from_bytes(data_raw), rev, signing_key)
-        return Precomputed(signing_key, strict, now_us, head)
+        # The CIDs are the worker's own output (hash-checked there), so trusted here.
+        head = _make_head(_new_cid(commit_raw), _new_cid(data_raw), rev, signing_key)
+        return _make_precomputed(signing_key, strict, now_us, head, None)
     if outcome[0] == ERROR:
         _, name, message, reason = cast(tuple[int, str, str, str], outcome)
         cls = error_class(name)

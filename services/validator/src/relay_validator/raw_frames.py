@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from google.protobuf.message import DecodeError
+from relay_core.fastinit import trusted_constructor
 from relay_proto.events.v1 import events_pb2
 
 __all__ = ["TRACE_HEADERS", "RawInput", "parse_raw_frame", "trace_headers"]
@@ -28,6 +29,10 @@ class RawInput:
     """The message's trace-context headers, relayed with the verified event."""
 
 
+_make_raw_input = trusted_constructor(RawInput)
+"""Once per frame, from protobuf fields that already have the field types."""
+
+
 def trace_headers(headers: Mapping[str, str] | None) -> dict[str, str] | None:
     """The trace-context subset of a message's headers (None when it carried none)."""
     if not headers or "traceparent" not in headers:
@@ -46,7 +51,7 @@ def parse_raw_frame(
         return None
     if not message.host:
         return None
-    return RawInput(
+    return _make_raw_input(
         host=message.host.lower(),
         upstream_seq=message.upstream_seq,
         received_at_us=message.received_at_us,

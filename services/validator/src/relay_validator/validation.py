@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from relay_core.errors import InvalidSyntax
+from relay_core.fastinit import trusted_constructor
 from relay_core.firehose.events import CommitEvent, IdentityEvent, SyncEvent
 from relay_core.keys import PublicKey
 from relay_core.syntax.did import Did, parse_relay_did
@@ -55,6 +56,8 @@ from relay_validator.verify_worker import Job
 __all__ = ["CachePolicy", "Item", "Judged", "Validation", "decode_item"]
 
 logger = logging.getLogger(__name__)
+_make_outgoing = trusted_constructor(Outgoing)
+"""Once per published event; the fields come from a checked frame and a verdict."""
 
 
 class _Absent:
@@ -344,7 +347,7 @@ class Validation:
                 working[did] = verdict.state
                 changed[did] = verdict.state
             outgoing.extend(
-                Outgoing(raw.host, raw.upstream_seq, raw.received_at_us, p, raw.trace)
+                _make_outgoing(raw.host, raw.upstream_seq, raw.received_at_us, p, raw.trace)
                 for p in verdict.publications
             )
             done += 1

@@ -22,8 +22,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from relay_core._fastinit import trusted_constructor
 from relay_core.cid import Cid
+from relay_core.fastinit import trusted_constructor
 from relay_core.firehose.events import CommitEvent, OpAction, RepoOp
 from relay_core.firehose.limits import MAX_BLOCKS_BYTES, MAX_OP_PATH_LENGTH
 from relay_core.syntax.datetime import common_datetime

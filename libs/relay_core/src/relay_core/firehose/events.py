@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from relay_core._fastinit import trusted_constructor
 from relay_core.cbor import (
     _BLESSED_PREFIXES,
     _CID_LEADS,
@@ -32,6 +31,7 @@ from relay_core.cbor import (
 )
 from relay_core.cid import Cid
 from relay_core.errors import InvalidFrame, InvalidSyntax, LimitExceeded
+from relay_core.fastinit import trusted_constructor
 from relay_core.firehose.frames import Frame, decode_frame, encode_frame, frame_from_objects
 from relay_core.firehose.limits import (
     MAX_BLOCKS_BYTES,

@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from relay_core._fastinit import trusted_constructor
 from relay_core.car import RawBlockMap, read_car_raw
 from relay_core.cid import Cid
 from relay_core.commit import Commit, parse_signed_commit
@@ -24,6 +23,7 @@ from relay_core.errors import (
     InvalidSignature,
     InvalidSyntax,
 )
+from relay_core.fastinit import trusted_constructor
 from relay_core.firehose.events import AccountEvent, CommitEvent, IdentityEvent, OpAction, RepoOp, SyncEvent
 from relay_core.firehose.limits import (
     FUTURE_REV_TOLERANCE_SECONDS,

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from relay_core._fastinit import trusted_constructor
 from relay_core.errors import InvalidSyntax
+from relay_core.fastinit import trusted_constructor
 
 __all__ = ["MAX_DATETIME_LENGTH", "Datetime", "common_datetime", "parse_datetime"]
 

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from relay_core._fastinit import trusted_constructor
 from relay_core.errors import InvalidSyntax
+from relay_core.fastinit import trusted_constructor
 
 __all__ = ["MAX_CLOCK_ID", "MAX_TIMESTAMP_US", "Tid", "parse_tid", "tid_from_time"]
 
