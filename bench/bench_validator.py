@@ -62,6 +62,7 @@ from relay_runtime.streams import (
 )
 from relay_validator import metrics
 from relay_validator.account_state import AccountState
+from relay_validator.config import ValidatorConfig
 from relay_validator.decode import decode_event
 from relay_validator.identity import AccountIdentity
 from relay_validator.indexer_client import IndexerClient
@@ -230,7 +231,7 @@ async def _drain(
         js,
         validation,
         tuple(range(PARTITIONS)),
-        batch_size=500,
+        batch_size=ValidatorConfig().batch_size,
         fetch_timeout_seconds=0.1,
         retry_seconds=0.05,
     )
