@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import coincurve
 from relay_core.car import read_car, read_car_raw, write_car
 from relay_core.cbor import encode_dag_cbor
 from relay_core.cid import Cid
@@ -26,6 +27,7 @@ from relay_core.firehose.frames import decode_frame, encode_frame
 from relay_core.firehose.verify import verify_commit_event
 from relay_core.keys import Curve, PrivateKey
 from relay_core.mst import Mst
+from relay_core.signatures import compact_to_der
 from relay_core.syntax.did import parse_did
 from relay_core.syntax.tid import tid_from_time
 
@@ -136,6 +138,19 @@ def _bench_curve(curve: Curve, rows: list[tuple[str, float]]) -> bytes:
             )
         )
         rows.append(("commit block parse + unsigned bytes", per_op_us(lambda: parse_signed_commit(block))))
+    if curve is Curve.K256:
+        # The library call alone (what ../shared/PERF-NOTES.md's floor measures): how fast this
+        # machine is during this run, to read the rows around it against.
+        unsigned = parse_signed_commit(block)[1]
+        der = compact_to_der(int.from_bytes(commit.sig[:32], "big"), int.from_bytes(commit.sig[32:], "big"))
+        assert isinstance(pub.verifier, coincurve.PublicKey)
+        verifier = pub.verifier
+        rows.append(
+            (
+                "reference: coincurve `PublicKey.verify` alone, key cached (PERF-NOTES floor 31)",
+                per_op_us(lambda: verifier.verify(der, unsigned)),
+            )
+        )
     rows.append((f"commit signature verify {curve}", per_op_us(lambda: verify_commit_signature(commit, pub))))
     rows.append(
         (
