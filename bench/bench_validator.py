@@ -62,7 +62,7 @@ from relay_runtime.streams import (
 )
 from relay_validator import metrics
 from relay_validator.account_state import AccountState
-from relay_validator.config import ValidatorConfig
+from relay_validator.config import DEFAULT_BATCH_SIZE
 from relay_validator.decode import decode_event
 from relay_validator.identity import AccountIdentity
 from relay_validator.indexer_client import IndexerClient
@@ -231,7 +231,7 @@ async def _drain(
         js,
         validation,
         tuple(range(PARTITIONS)),
-        batch_size=ValidatorConfig().batch_size,
+        batch_size=DEFAULT_BATCH_SIZE,
         fetch_timeout_seconds=0.1,
         retry_seconds=0.05,
     )

@@ -13,7 +13,7 @@ from relay_runtime.streams import DEFAULT_RAW_PARTITIONS
 
 from relay_validator.validation import CachePolicy
 
-__all__ = ["SERVICE", "ValidatorConfig", "parse_partitions"]
+__all__ = ["DEFAULT_BATCH_SIZE", "SERVICE", "ValidatorConfig", "parse_partitions"]
 
 SERVICE: Final = "validator"
 
@@ -40,6 +40,11 @@ def parse_partitions(raw: str, partitions: int) -> tuple[int, ...]:
     return tuple(sorted(owned))
 
 
+DEFAULT_BATCH_SIZE: Final = 1000
+"""Only a backlog fills a batch; then 1,000 drained 5,270-5,588 commits/s against 4,966 for 500
+and 4,892-4,985 for 250 (docs/benchmarks.md, session 5). At most the consumer's max ack pending."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ValidatorConfig:
     """Everything the validator reads from env; documented in docs/config.md (checked by a test)."""
@@ -59,10 +64,9 @@ class ValidatorConfig:
     indexer_address: str = env_field("127.0.0.1:50054", env="RELAY_INDEXER_ADDRESS")
     """gRPC address of the indexer (account/repo state)."""
 
-    batch_size: int = env_field(1000, env="RELAY_VALIDATOR_BATCH_SIZE")
+    batch_size: int = env_field(DEFAULT_BATCH_SIZE, env="RELAY_VALIDATOR_BATCH_SIZE")
     """Raw frames taken and judged per batch at most (one indexer read, one resolve, one write per
-    batch). Only a backlog fills a batch; then 1,000 drained 5,270-5,588 commits/s against
-    4,966 for 500 and 4,892-4,985 for 250 (docs/benchmarks.md, session 5)."""
+    batch)."""
 
     fetch_timeout_seconds: float = env_field(0.5, env="RELAY_VALIDATOR_FETCH_TIMEOUT_SECONDS")
     """How long the loop waits for a frame before it finishes pending writes and waits again."""
