@@ -2,14 +2,15 @@
 
     uv run --frozen python bench/bench_gc_pauses.py [--entries 200000] [--rate 5000] [--seconds 60]
 
-Fills the validator's account-state cache (`ExpiringLru` of `AccountState`, its default 200,000
-entries) and then, on an asyncio loop, replaces `--rate` entries per second for `--seconds` (as
-commits do: a new state per account, the old one dropped), making some short-lived reference cycles
-as asyncio code does. Every collection is timed (gc callbacks). Two modes, each in a fresh process:
-`startup` freezes what exists before the churn (what `ServiceRuntime.serve` did first), `maintained`
-also runs `keep_long_lived_frozen` (freeze every `--freeze-every` s, full collection every
-`--full-every` s; the service's defaults are 60 s and 600 s). Reports pauses per generation and the
-RSS growth (a bound on what frozen cycles hold).
+Fills the validator's account-state cache (its default 200,000 entries) and then, on an asyncio
+loop, replaces `--rate` entries per second for `--seconds` (as commits do: a new state per account,
+the old one dropped), making some short-lived reference cycles as asyncio code does. Every
+collection is timed (gc callbacks). Two caches: `packed` is the validator's `StateCache` (tuples of
+plain values), `objects` an `ExpiringLru` of `AccountState` objects (as it was before). Two modes,
+each in a fresh process: `startup` freezes what exists before the churn (what
+`ServiceRuntime.serve` did first), `maintained` also runs `keep_long_lived_frozen` (freeze every
+`--freeze-every` s, full collection every `--full-every` s; the service's defaults are 60 s and
+600 s). Reports pauses per generation and the RSS growth (a bound on what frozen cycles hold).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from relay_core.syntax.tid import tid_from_time
 from relay_runtime.gc_tuning import frozen_startup_objects, keep_long_lived_frozen, timed_collections
 from relay_validator.account_state import AccountState
 from relay_validator.lru import ExpiringLru
+from relay_validator.state_cache import StateCache
 
 _T0_US = 1_700_000_000_000_000
 
@@ -49,7 +51,9 @@ def _state(i: int, version: int) -> AccountState:
 
 
 async def _churn(args: argparse.Namespace, maintained: bool) -> dict[str, Any]:
-    cache: ExpiringLru[Did, AccountState] = ExpiringLru(args.entries, 3600.0)
+    cache: ExpiringLru[Did, AccountState] | StateCache = (
+        ExpiringLru(args.entries, 3600.0) if args.cache == "objects" else StateCache(args.entries, 3600.0)
+    )
     for i in range(args.entries):
         cache.put(Did(f"did:plc:{i:024d}"), _state(i, 0))
     pauses: dict[int, list[float]] = defaultdict(list)
@@ -99,6 +103,7 @@ def main() -> None:
     parser.add_argument("--freeze-every", type=float, default=5.0)
     parser.add_argument("--full-every", type=float, default=30.0)
     parser.add_argument("--mode", choices=("startup", "maintained"))
+    parser.add_argument("--cache", choices=("packed", "objects"))
     args = parser.parse_args()
     if args.mode is not None:
         print(json.dumps(asyncio.run(_churn(args, args.mode == "maintained"))))
@@ -107,12 +112,13 @@ def main() -> None:
         f"{args.entries:,} cached account states, {args.rate:,} replaced/s for {args.seconds:g} s "
         f"(maintained: freeze every {args.freeze_every:g} s, full collection every {args.full_every:g} s)"
     )
-    for mode in ("startup", "maintained"):
-        argv = [sys.executable, __file__, "--mode", mode]
-        for flag in ("entries", "rate", "seconds", "freeze_every", "full_every"):
-            argv += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
-        result = json.loads(subprocess.run(argv, check=True, capture_output=True, text=True).stdout)
-        print(f"{mode:>10}: {result}")
+    for cache in ("objects", "packed"):
+        for mode in ("startup", "maintained"):
+            argv = [sys.executable, __file__, "--mode", mode, "--cache", cache]
+            for flag in ("entries", "rate", "seconds", "freeze_every", "full_every"):
+                argv += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+            result = json.loads(subprocess.run(argv, check=True, capture_output=True, text=True).stdout)
+            print(f"{cache:>8} {mode:>10}: {result}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Final
 
 from relay_core.errors import InvalidSyntax
 from relay_core.fastinit import trusted_constructor
@@ -48,6 +47,7 @@ from relay_validator.lru import ExpiringLru
 from relay_validator.precomputed import Precomputed, from_outcome
 from relay_validator.raw_frames import RawInput
 from relay_validator.resolver_client import IdentitySource
+from relay_validator.state_cache import ABSENT, StateCache
 from relay_validator.verdict import Accept, AwaitIdentity, Drop, RefreshIdentity
 from relay_validator.verified_publisher import Outgoing, VerifiedPublisher
 from relay_validator.verify_pool import VerifyPool
@@ -58,13 +58,6 @@ __all__ = ["CachePolicy", "Item", "Judged", "Validation", "decode_item"]
 logger = logging.getLogger(__name__)
 _make_outgoing = trusted_constructor(Outgoing)
 """Once per published event; the fields come from a checked frame and a verdict."""
-
-
-class _Absent:
-    """Cached "the indexer does not know this DID" (so new accounts are not re-queried per batch)."""
-
-
-_ABSENT: Final = _Absent()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +121,9 @@ class Validation:
         self._publisher = publisher
         self._policy = policy
         self._clock_us = clock_us
-        self._states: ExpiringLru[Did, AccountState | _Absent] = ExpiringLru(
-            policy.account_entries, policy.account_ttl_seconds
-        )
+        self._states = StateCache(policy.account_entries, policy.account_ttl_seconds)
+        """"The indexer does not know this DID" is cached too (`ABSENT`), so new accounts are not
+        re-queried per batch."""
         self._idents: ExpiringLru[Did, AccountIdentity | IdentityFailure] = ExpiringLru(
             policy.identity_entries, policy.identity_ttl_seconds
         )
@@ -149,14 +142,14 @@ class Validation:
             if cached is None:
                 missing.append(did)
             else:
-                out[did] = None if isinstance(cached, _Absent) else cached
+                out[did] = cached if isinstance(cached, AccountState) else None
         metrics.CACHE_LOOKUPS_TOTAL.labels("account", "hit").inc(len(out))
         if missing:
             metrics.CACHE_LOOKUPS_TOTAL.labels("account", "miss").inc(len(missing))
             loaded = await self._accounts.get_accounts(missing)
             for did in missing:
                 state = loaded.get(did)
-                self._states.put(did, state if state is not None else _ABSENT)
+                self._states.put(did, state if state is not None else ABSENT)
                 out[did] = state
         return out
 
