@@ -6,33 +6,17 @@ from dataclasses import fields, replace
 
 import pytest
 from relay_core.cid import Cid
-from relay_core.syntax.did import Did
 from relay_core.syntax.tid import Tid
-from relay_validator.account_state import AccountState, AccountStatus, with_head
+from relay_validator.account_state import AccountState, with_head
 
-OLD, NEW = Cid.for_dag_cbor(b"\xa0"), Cid.for_dag_cbor(b"\x80")
+from tests.unit.validator.test_state_cache import STATES
 
 
-@pytest.mark.parametrize(
-    "state",
-    [
-        AccountState(did=Did("did:plc:a"), host=None),
-        AccountState(
-            did=Did("did:plc:b"),
-            host="pds.example",
-            upstream_status=AccountStatus.DEACTIVATED,
-            local_status=AccountStatus.TAKENDOWN,
-            desynchronized=True,
-            rev=Tid("3jzfcijpj2z2a"),
-            commit_cid=OLD,
-            data_cid=OLD,
-        ),
-    ],
-)
+@pytest.mark.parametrize("state", STATES, ids=lambda s: s.did)
 def test_with_head_is_replace(state: AccountState) -> None:
-    rev = Tid("3jzfcijpj2z2b")
-    built = with_head(state, rev, NEW, OLD)
-    expected = replace(state, rev=rev, commit_cid=NEW, data_cid=OLD, desynchronized=False)
+    rev, new, old = Tid("3jzfcijpj2z2b"), Cid.for_dag_cbor(b"\x80"), Cid.for_dag_cbor(b"\xa0")
+    built = with_head(state, rev, new, old)
+    expected = replace(state, rev=rev, commit_cid=new, data_cid=old, desynchronized=False)
     assert built == expected
     assert [getattr(built, f.name) for f in fields(AccountState)] == [
         getattr(expected, f.name) for f in fields(AccountState)

@@ -15,7 +15,7 @@ emitted it at times, and it carries no different meaning; everything else is exa
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -202,6 +202,37 @@ _make_datetime = trusted_constructor(Datetime)
 _new_cid = Cid._trusted
 
 
+def _commit_from_raw(
+    seq: int,
+    repo: Did,
+    rev: str,
+    since: str | None,
+    commit: bytes,
+    blocks: bytes,
+    ops: tuple[RepoOp, ...],
+    blobs: Iterable[bytes],
+    prev_data: bytes | None,
+    when: Datetime,
+    too_big: bool,
+    rebase: bool,
+) -> CommitEvent:
+    """A `CommitEvent` from checked values, TIDs as text and CIDs as raw bytes."""
+    return _make_commit_event(
+        seq,
+        repo,
+        _make_tid(rev),
+        None if since is None else _make_tid(since),
+        _new_cid(commit),
+        blocks,
+        ops,
+        tuple(map(_new_cid, blobs)),
+        None if prev_data is None else _new_cid(prev_data),
+        when,
+        too_big,
+        rebase,
+    )
+
+
 # Pickle is only ever fed what this process family wrote itself (it is unsafe for anything else),
 # so these rebuild the checked values with the trusted constructors and check nothing again.
 def _commit_from_pickle(
@@ -219,24 +250,25 @@ def _commit_from_pickle(
     too_big: bool,
     rebase: bool,
 ) -> CommitEvent:
-    return _make_commit_event(
+    repo_ops = tuple(
+        _make_repo_op(
+            _ACTIONS[action],
+            path,
+            None if cid is None else _new_cid(cid),
+            None if prev is None else _new_cid(prev),
+        )
+        for action, path, cid, prev in ops
+    )
+    return _commit_from_raw(
         seq,
         repo,
-        _make_tid(rev),
-        None if since is None else _make_tid(since),
-        _new_cid(commit),
+        rev,
+        since,
+        commit,
         blocks,
-        tuple(
-            _make_repo_op(
-                _ACTIONS[action],
-                path,
-                None if cid is None else _new_cid(cid),
-                None if prev is None else _new_cid(prev),
-            )
-            for action, path, cid, prev in ops
-        ),
-        tuple(map(_new_cid, blobs)),
-        None if prev_data is None else _new_cid(prev_data),
+        repo_ops,
+        blobs,
+        prev_data,
         _make_datetime(time_raw, time_us),
         too_big,
         rebase,
@@ -654,19 +686,8 @@ def _commit_from_ipld(body: dict[str, Any]) -> CommitEvent | None:
         return None
     if when is None:
         return None
-    return _make_commit_event(
-        seq,
-        repo,
-        _make_tid(rev),
-        None if since is None else _make_tid(since),
-        _new_cid(commit),
-        blocks,
-        tuple(ops),
-        tuple([_new_cid(b) for b in blobs]),
-        None if prev_data is None else _new_cid(prev_data),
-        when,
-        too_big,
-        rebase,
+    return _commit_from_raw(
+        seq, Did(repo), rev, since, commit, blocks, tuple(ops), blobs, prev_data, when, too_big, rebase
     )
 
 
