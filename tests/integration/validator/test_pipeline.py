@@ -128,10 +128,7 @@ async def test_restart_mid_stream_loses_nothing_and_duplicates_nothing(harness: 
     await _send_workload(harness, range(4, 8), expected, drops)
     second = harness.pipeline(batch_size=8)
     stop, task = await _run(second)
-    await wait_for_count(harness, len(expected))
-    await asyncio.sleep(0.3)
-    stop.set()
-    await task
+    await _stop_when_verified(harness, len(expected), stop, task)
     assert await _verified(harness) == expected
     merged = Counter(first.stats().drops) + Counter(second.stats().drops)
     # Frames re-judged after the crash may show up as redelivered replays, never as chain breaks.
@@ -139,6 +136,16 @@ async def test_restart_mid_stream_loses_nothing_and_duplicates_nothing(harness: 
     merged.pop(DropReason.REDELIVERED_STALE, None)
     for reason, count in drops.items():
         assert merged[reason] >= count
+
+
+async def _stop_when_verified(
+    harness: Harness, count: int, stop: asyncio.Event, task: asyncio.Task[None]
+) -> None:
+    """Wait until VERIFIED holds `count` events, give anything more time to show, then stop."""
+    await wait_for_count(harness, count)
+    await asyncio.sleep(0.3)  # nothing more may arrive
+    stop.set()
+    await task
 
 
 async def wait_for_count(harness: Harness, count: int, limit_seconds: float = 30.0) -> None:
@@ -184,10 +191,7 @@ async def test_a_verify_worker_killed_mid_stream_changes_nothing(harness: Harnes
     for pid in killed:
         os.kill(pid, signal.SIGKILL)
     await _send_workload(harness, range(3, 6), expected, drops)
-    await wait_for_count(harness, len(expected))
-    await asyncio.sleep(0.3)
-    stop.set()
-    await task
+    await _stop_when_verified(harness, len(expected), stop, task)
     assert await _verified(harness) == expected
     assert Counter(pipeline.stats().drops) == drops
     assert not set(killed) & set(verifier.pids()) and len(verifier.pids()) == 2
@@ -204,10 +208,7 @@ async def test_batches_below_the_pools_minimum_are_verified_inline(harness: Harn
     pipeline = harness.pipeline()
     stop, task = await _run(pipeline)
     await _send_workload(harness, range(3), expected, drops)
-    await wait_for_count(harness, len(expected))
-    await asyncio.sleep(0.3)
-    stop.set()
-    await task
+    await _stop_when_verified(harness, len(expected), stop, task)
     assert await _verified(harness) == expected
     assert Counter(pipeline.stats().drops) == drops
     assert verifier.jobs_done == 0

@@ -122,7 +122,7 @@ class Validation:
         self._policy = policy
         self._clock_us = clock_us
         self._states = StateCache(policy.account_entries, policy.account_ttl_seconds)
-        """"The indexer does not know this DID" is cached too (`ABSENT`), so new accounts are not
+        """Also holds `ABSENT` for DIDs the indexer does not know, so new accounts are not
         re-queried per batch."""
         self._idents: ExpiringLru[Did, AccountIdentity | IdentityFailure] = ExpiringLru(
             policy.identity_entries, policy.identity_ttl_seconds
