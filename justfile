@@ -7,6 +7,12 @@ UV_PYTHON_DOWNLOADS := "never"
 UV_LINK_MODE := "copy"
 state_dir := env("RELAY_STATE_DIR", justfile_directory() / ".state")
 refnet := justfile_directory() / "tests/e2e/reference_net"
+# The interpreter the environment is built on: Debian's CPython 3.11, built with profile-guided
+# optimisation as the deploy image's is; a plain source build (pyenv's) runs the relay's Python
+# code ~13% slower (docs/decisions/0005-interpreter.md).
+# Exported (like every variable here), so each `uv` call below builds on it and none falls back to
+# whatever `python3` comes first on PATH.
+UV_PYTHON := env("RELAY_PYTHON", "/usr/bin/python3.11")
 
 # list the recipes
 default:
@@ -14,6 +20,7 @@ default:
 
 # create the Python environment (and the reference network's npm packages for e2e tests)
 setup:
+    if [ ! -x "$UV_PYTHON" ] && [ "$UV_PYTHON" = /usr/bin/python3.11 ]; then apt-get update -qq && apt-get install -y -qq python3.11 >/dev/null; fi
     uv sync --frozen
     if [ ! -d "{{refnet}}/node_modules" ] || [ "{{refnet}}/package-lock.json" -nt "{{refnet}}/node_modules/.package-lock.json" ]; then cd "{{refnet}}" && npm_config_nodedir=/usr npm ci --no-audit --no-fund --loglevel=error; fi
 

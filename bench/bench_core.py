@@ -8,6 +8,9 @@ less than wall-clock time would; they are still only good to about ±30% on a bu
 
 from __future__ import annotations
 
+import os
+import platform
+import sys
 import time
 from collections.abc import Callable
 
@@ -95,7 +98,9 @@ def main() -> None:
     rows: list[tuple[str, float]] = []
     for curve in (Curve.K256, Curve.P256):
         frame = _bench_curve(curve, rows)
-    print(f"frame size: {len(frame)} bytes; µs of CPU time per operation, best of 5 rounds\n")
+    # The interpreter's build moves every Python row by ~13% (docs/decisions/0005-interpreter.md).
+    interpreter = f"CPython {platform.python_version()} ({os.path.realpath(sys.executable)})"
+    print(f"frame size: {len(frame)} bytes; µs of CPU time per operation, best of 5 rounds; {interpreter}\n")
     print("| operation | µs/op |\n|---|---:|")
     for name, us in rows:
         print(f"| {name} | {us:.1f} |")
