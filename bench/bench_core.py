@@ -8,13 +8,15 @@ less than wall-clock time would; they are still only good to about ±30% on a bu
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import sys
 import time
 from collections.abc import Callable
 
-import coincurve
+import bitcurve
+from bitcurve._bitcurve import ecdsa_verify
 from relay_core.car import read_car, read_car_raw, write_car
 from relay_core.cbor import encode_dag_cbor
 from relay_core.cid import Cid
@@ -30,7 +32,6 @@ from relay_core.firehose.frames import decode_frame, encode_frame
 from relay_core.firehose.verify import verify_commit_event
 from relay_core.keys import Curve, PrivateKey
 from relay_core.mst import Mst
-from relay_core.signatures import compact_to_der
 from relay_core.syntax.did import parse_did
 from relay_core.syntax.tid import tid_from_time
 
@@ -146,14 +147,13 @@ def _bench_curve(curve: Curve, rows: list[tuple[str, float]]) -> bytes:
     if curve is Curve.K256:
         # The library call alone (what ../shared/PERF-NOTES.md's floor measures): how fast this
         # machine is during this run, to read the rows around it against.
-        unsigned = parse_signed_commit(block)[1]
-        der = compact_to_der(int.from_bytes(commit.sig[:32], "big"), int.from_bytes(commit.sig[32:], "big"))
-        assert isinstance(pub.verifier, coincurve.PublicKey)
-        verifier = pub.verifier
+        digest = hashlib.sha256(parse_signed_commit(block)[1]).digest()
+        assert isinstance(pub.verifier, bitcurve.PublicKey)
+        raw_key = pub.verifier.public_key
         rows.append(
             (
-                "reference: coincurve `PublicKey.verify` alone, key cached (PERF-NOTES floor 31)",
-                per_op_us(lambda: verifier.verify(der, unsigned)),
+                "reference: libsecp256k1 compact verify alone via bitcurve, key parsed, digest given",
+                per_op_us(lambda: ecdsa_verify(commit.sig, digest, raw_key)),
             )
         )
     rows.append((f"commit signature verify {curve}", per_op_us(lambda: verify_commit_signature(commit, pub))))

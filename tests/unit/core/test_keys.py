@@ -3,7 +3,7 @@ from __future__ import annotations
 import copy
 import pickle
 
-import coincurve
+import bitcurve
 import pytest
 from cryptography.hazmat.primitives import serialization
 from relay_core.errors import InvalidKey
@@ -75,7 +75,7 @@ def test_parse_did_key_is_cached() -> None:
 @pytest.mark.parametrize("curve", list(Curve))
 def test_legacy_multibase_uncompressed_and_compressed(curve: Curve) -> None:
     key = PrivateKey.generate(curve).public_key
-    if isinstance(key.verifier, coincurve.PublicKey):
+    if isinstance(key.verifier, bitcurve.PublicKey):
         uncompressed = key.verifier.format(compressed=False)
     else:
         uncompressed = key.verifier.public_bytes(

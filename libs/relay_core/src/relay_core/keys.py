@@ -20,7 +20,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Final
 
-import coincurve
+import bitcurve
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -79,7 +79,7 @@ class PublicKey:
     curve: Curve
     compressed: bytes
     """33-byte SEC1 compressed point."""
-    verifier: coincurve.PublicKey | ec.EllipticCurvePublicKey = field(
+    verifier: bitcurve.PublicKey | ec.EllipticCurvePublicKey = field(
         init=False, repr=False, compare=False, hash=False
     )
     """The library's key object, built once; `relay_core.signatures` uses it."""
@@ -162,7 +162,7 @@ class PrivateKey:
         if not 0 < int.from_bytes(secret, "big") < CURVE_ORDERS[curve]:
             raise InvalidKey("private key out of range for the curve", reason="bad_private_key")
         if curve is Curve.K256:
-            point = coincurve.PublicKey.from_valid_secret(secret).format(compressed=True)
+            point = bitcurve.PublicKey.from_valid_secret(secret).format(compressed=True)
         else:
             self._p256 = ec.derive_private_key(int.from_bytes(secret, "big"), ec.SECP256R1())
             point = self._p256.public_key().public_bytes(
@@ -174,7 +174,7 @@ class PrivateKey:
     def generate(cls, curve: Curve) -> PrivateKey:
         """A fresh random key from the OS CSPRNG."""
         if curve is Curve.K256:
-            return cls(curve, coincurve.PrivateKey().secret)
+            return cls(curve, bitcurve.PrivateKey().secret)
         number = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
         return cls(curve, number.to_bytes(_SECRET_LEN, "big"))
 
@@ -195,7 +195,7 @@ class PrivateKey:
         """Sign SHA-256(data); returns 64-byte compact `r || s`, always low-S."""
         if self._p256 is None:
             # libsecp256k1 always produces low-S; the 65th byte is the recovery id.
-            return coincurve.PrivateKey(self._secret).sign_recoverable(data)[:64]
+            return bitcurve.PrivateKey(self._secret).sign_recoverable(data)[:64]
         r, s = decode_dss_signature(self._p256.sign(data, ec.ECDSA(hashes.SHA256())))
         n = CURVE_ORDERS[Curve.P256]
         if s > n // 2:
@@ -266,10 +266,10 @@ def _from_multicodec(raw: bytes) -> PublicKey:
     return PublicKey(curve, raw[2:])
 
 
-def _load_point(curve: Curve, point: bytes) -> coincurve.PublicKey | ec.EllipticCurvePublicKey:
+def _load_point(curve: Curve, point: bytes) -> bitcurve.PublicKey | ec.EllipticCurvePublicKey:
     try:
         if curve is Curve.K256:
-            return coincurve.PublicKey(point)
+            return bitcurve.PublicKey(point)
         return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
     except ValueError:
         raise InvalidKey(f"not a point on {curve.value}", reason="bad_point") from None
@@ -277,6 +277,6 @@ def _load_point(curve: Curve, point: bytes) -> coincurve.PublicKey | ec.Elliptic
 
 def _compress(curve: Curve, uncompressed: bytes) -> bytes:
     key = _load_point(curve, uncompressed)
-    if isinstance(key, coincurve.PublicKey):
+    if isinstance(key, bitcurve.PublicKey):
         return key.format(compressed=True)
     return key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)

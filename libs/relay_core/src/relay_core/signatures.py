@@ -7,7 +7,7 @@ Contract of `verify_signature`:
   reason is precise); the signature verifies over SHA-256(data) with the key.
 - Does not check (the caller must): that the key is the account's *current* signing key.
 
-NOTE: libsecp256k1 (via coincurve) also refuses high-S by itself; our own check runs first so the
+NOTE: libsecp256k1 (via bitcurve) also refuses high-S by itself; our own check runs first so the
 same input yields the same `high_s` reason on both curves. `cryptography` accepts high-S for P-256,
 which is why the compact-form check is the one that counts.
 """
@@ -15,9 +15,9 @@ which is why the compact-form check is the one that counts.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
-import coincurve
+import bitcurve
+from bitcurve._bitcurve import ecdsa_verify as _secp_verify
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -37,15 +37,6 @@ _ORDER_BYTES = {curve: n.to_bytes(32, "big") for curve, n in CURVE_ORDERS.items(
 _HALF_ORDER_BYTES = {curve: n.to_bytes(32, "big") for curve, n in _HALF_ORDERS.items()}
 _ZERO32 = bytes(32)
 _sha256 = hashlib.sha256
-
-try:  # libsecp256k1 through coincurve's own cffi module: skips the DER round trip.
-    from coincurve._libsecp256k1 import ffi as _ffi, lib as _lib
-
-    _parse_compact: Any = _lib.secp256k1_ecdsa_signature_parse_compact
-    _secp_verify: Any = _lib.secp256k1_ecdsa_verify
-    _new_sig: Any = _ffi.new
-except (ImportError, AttributeError):  # pragma: no cover - other coincurve builds
-    _parse_compact = None
 
 
 def verify_signature(key: PublicKey, data: bytes, sig: bytes) -> None:
@@ -71,18 +62,10 @@ def verify_signature(key: PublicKey, data: bytes, sig: bytes) -> None:
     if s > _HALF_ORDER_BYTES[curve]:
         raise InvalidSignature("signature is not low-S", reason="high_s")
     verifier = key.verifier
-    if isinstance(verifier, coincurve.PublicKey):
-        if _parse_compact is not None:
-            # r and s are in range, so parsing cannot fail; low-S was checked above, which is
-            # what libsecp256k1's verify requires too.
-            context = verifier.context.ctx
-            parsed = _new_sig("secp256k1_ecdsa_signature *")
-            ok = bool(
-                _parse_compact(context, parsed, sig)
-                and _secp_verify(context, parsed, _sha256(data).digest(), verifier.public_key)
-            )
-        else:  # pragma: no cover
-            ok = verifier.verify(compact_to_der(int.from_bytes(r, "big"), int.from_bytes(s, "big")), data)
+    if isinstance(verifier, bitcurve.PublicKey):
+        # libsecp256k1 takes the compact form as it is (no DER round trip); r and s are in range,
+        # so it cannot refuse to parse it, and low-S, which its verify also requires, was checked.
+        ok = _secp_verify(sig, _sha256(data).digest(), verifier.public_key)
     else:
         try:
             verifier.verify(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import coincurve
+import bitcurve
 
 from relay_core.cid import Cid
 from relay_core.commit import COMMIT_VERSION, Commit, unsigned_commit_bytes
@@ -38,13 +38,13 @@ class Signer:
     __slots__ = ("_key", "public_key")
 
     def __init__(self, secret: bytes) -> None:
-        self._key = coincurve.PrivateKey(secret)
+        self._key = bitcurve.PrivateKey(secret)
         self.public_key = PublicKey(Curve.K256, self._key.public_key.format(compressed=True))
 
     @classmethod
     def generate(cls) -> Signer:
         """A fresh random key from the OS CSPRNG."""
-        return cls(coincurve.PrivateKey().secret)
+        return cls(bitcurve.PrivateKey().secret)
 
     def sign(self, data: bytes) -> bytes:
         """64-byte compact low-S signature over SHA-256(data) (libsecp256k1 only makes low S)."""
