@@ -20,7 +20,7 @@ default:
 
 # create the Python environment (and the reference network's npm packages for e2e tests)
 setup:
-    if [ ! -x "$UV_PYTHON" ] && [ "$UV_PYTHON" = /usr/bin/python3.11 ]; then apt-get update -qq && apt-get install -y -qq python3.11 >/dev/null; fi
+    if [ ! -x "$UV_PYTHON" ] && [ "$UV_PYTHON" = /usr/bin/python3.11 ]; then export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq python3.11 >/dev/null; fi
     uv sync --frozen
     if [ ! -d "{{refnet}}/node_modules" ] || [ "{{refnet}}/package-lock.json" -nt "{{refnet}}/node_modules/.package-lock.json" ]; then cd "{{refnet}}" && npm_config_nodedir=/usr npm ci --no-audit --no-fund --loglevel=error; fi
 
