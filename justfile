@@ -8,8 +8,8 @@ UV_LINK_MODE := "copy"
 state_dir := env("RELAY_STATE_DIR", justfile_directory() / ".state")
 refnet := justfile_directory() / "tests/e2e/reference_net"
 # The interpreter the environment is built on: Debian's CPython 3.11, built with profile-guided
-# optimisation as the deploy image's is; a plain source build (pyenv's) runs the relay's Python
-# code ~13% slower (docs/decisions/0005-interpreter.md).
+# optimisation as the deploy image's is; a plain source build (pyenv's) runs the relay 6–16%
+# slower (docs/decisions/0005-interpreter.md).
 # Exported (like every variable here), so each `uv` call below builds on it and none falls back to
 # whatever `python3` comes first on PATH.
 UV_PYTHON := env("RELAY_PYTHON", "/usr/bin/python3.11")

@@ -99,7 +99,7 @@ def main() -> None:
     rows: list[tuple[str, float]] = []
     for curve in (Curve.K256, Curve.P256):
         frame = _bench_curve(curve, rows)
-    # The interpreter's build moves every Python row by ~13% (docs/decisions/0005-interpreter.md).
+    # The interpreter's build moves the Python rows by 16–27% (docs/decisions/0005-interpreter.md).
     interpreter = f"CPython {platform.python_version()} ({os.path.realpath(sys.executable)})"
     print(f"frame size: {len(frame)} bytes; µs of CPU time per operation, best of 5 rounds; {interpreter}\n")
     print("| operation | µs/op |\n|---|---:|")
