@@ -45,10 +45,11 @@ __all__ = [
 ]
 
 DEFAULT_RAW_PARTITIONS: Final = 16
-"""Each partition is judged by one serial loop (batch → verify → publish); with 8, one replica
+"""Default number of RAW_FRAMES partitions; upper bound on useful validator replicas.
+
+Each partition is judged by one serial loop (batch → verify → publish); with 8, one replica
 drained 4,684–4,917 commits/s on 2 vCPU with every partition busy and 5,209–5,452 with 16
 (docs/benchmarks.md), at the same whole-relay latency."""
-"""Default number of RAW_FRAMES partitions; upper bound on useful validator replicas."""
 
 _RAW_PREFIX: Final = "relay.raw"
 _VERIFIED_PREFIX: Final = "relay.verified"
